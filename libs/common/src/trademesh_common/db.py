@@ -1,0 +1,58 @@
+"""PostgreSQL connection pools and a small forward-only migration runner.
+
+Migrations are numbered SQL files (`0001_orders.sql`) shipped inside the
+service's package. Each runs in its own transaction and is recorded in
+`schema_migrations`; an advisory lock makes concurrent runners (several
+replicas, a Helm hook job) apply each file exactly once.
+"""
+
+import logging
+from importlib import resources
+from importlib.resources.abc import Traversable
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_LOCK_ID = 0x7472_6164  # "trad": any constant shared by all runners of one database
+
+
+async def create_pool(dsn: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+    assert pool is not None
+    return pool
+
+
+def _migration_files(package: str) -> list[Traversable]:
+    folder = resources.files(package)
+    return sorted(
+        (f for f in folder.iterdir() if f.name.endswith(".sql") and f.name[:4].isdigit()),
+        key=lambda f: f.name,
+    )
+
+
+async def migrate(dsn: str, package: str) -> list[str]:
+    """Applies the package's pending migrations; returns the names applied."""
+    applied: list[str] = []
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_ID)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+        for migration in _migration_files(package):
+            if migration.name in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.read_text())
+                await conn.execute(
+                    "INSERT INTO schema_migrations (name) VALUES ($1)", migration.name
+                )
+            applied.append(migration.name)
+            log.info("applied migration", extra={"migration": migration.name})
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK_ID)
+        await conn.close()
+    return applied

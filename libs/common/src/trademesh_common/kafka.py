@@ -1,0 +1,179 @@
+"""Kafka helpers on confluent-kafka: configs, an asyncio producer and batch consumer,
+dead-letter records and trace context in record headers.
+
+Topics are keyed by symbol (or by user for per-user streams) so one key's
+events keep their order on one partition.
+"""
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from trademesh_common.telemetry import kafka_headers
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_SUFFIX = ".dlq"
+
+
+class Topics:
+    ORDERS = "orders"
+    EXECUTIONS = "executions"
+    MARKETDATA = "marketdata"
+    ORDER_UPDATES = "order-updates"
+
+
+def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "enable.idempotence": True,
+        "acks": "all",
+        # Small linger: order flow is latency-sensitive; batching still happens under load.
+        "linger.ms": 1,
+        "compression.type": "lz4",
+    }
+    config.update(overrides)
+    return config
+
+
+def consumer_config(bootstrap: str, group_id: str, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        # Never see records of aborted or still-open transactions.
+        "isolation.level": "read_committed",
+        "fetch.wait.max.ms": 5,
+        "partition.assignment.strategy": "cooperative-sticky",
+    }
+    config.update(overrides)
+    return config
+
+
+def dead_letter_headers(message: Message, reason: str) -> list[tuple[str, bytes]]:
+    return [
+        *(message.headers() or []),
+        ("x-dead-letter-reason", reason.encode()),
+        ("x-source-topic", (message.topic() or "").encode()),
+        ("x-source-partition", str(message.partition()).encode()),
+        ("x-source-offset", str(message.offset()).encode()),
+    ]
+
+
+def dead_letter_topic(topic: str) -> str:
+    return topic + DEAD_LETTER_SUFFIX
+
+
+class AsyncProducer:
+    """A producer whose deliveries can be awaited; a thread serves its callbacks."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._producer = Producer(config)
+        self._closed = threading.Event()
+        self._poller = threading.Thread(target=self._poll, name="kafka-producer-poll", daemon=True)
+        self._poller.start()
+
+    def _poll(self) -> None:
+        while not self._closed.is_set():
+            self._producer.poll(0.05)
+
+    def produce(
+        self,
+        topic: str,
+        key: str | bytes,
+        value: bytes,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+    ) -> asyncio.Future[Message]:
+        """Queues a record carrying the current trace context; the future resolves on delivery."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Message] = loop.create_future()
+
+        def delivered(err: KafkaError | None, message: Message) -> None:
+            if err is not None:
+                loop.call_soon_threadsafe(_set_exception, future, KafkaException(err))
+            else:
+                loop.call_soon_threadsafe(_set_result, future, message)
+
+        all_headers = [*kafka_headers(), *(headers or ())]
+        while True:
+            try:
+                self._producer.produce(
+                    topic, value=value, key=key, headers=all_headers, on_delivery=delivered
+                )
+                return future
+            except BufferError:
+                # Local queue full: let the poll thread drain deliveries, then retry.
+                self._producer.poll(0.01)
+
+    async def flush(self, timeout: float = 10.0) -> int:
+        return await asyncio.to_thread(self._producer.flush, timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._producer.flush(timeout)
+        self._closed.set()
+        self._poller.join()
+
+
+def _set_result(future: asyncio.Future[Message], message: Message) -> None:
+    if not future.done():
+        future.set_result(message)
+
+
+def _set_exception(future: asyncio.Future[Message], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
+class AsyncBatchConsumer:
+    """A consumer driven from asyncio: blocking calls run on one dedicated thread."""
+
+    def __init__(self, config: dict[str, Any], topics: Sequence[str]) -> None:
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="kafka-consumer"
+        )
+        self._consumer = Consumer(config, logger=log)
+        self._assigned = threading.Event()
+        self._consumer.subscribe(list(topics), on_assign=self._on_assign)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned.set()
+
+    @property
+    def assigned(self) -> bool:
+        """True once the group gave this consumer its partitions (readiness)."""
+        return self._assigned.is_set()
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def poll_batch(self, max_messages: int = 500, timeout: float = 0.1) -> list[Message]:
+        """Up to `max_messages` records; transport errors are logged and skipped."""
+        messages: list[Message] = await self._run(self._consumer.consume, max_messages, timeout)
+        good = []
+        for message in messages:
+            error = message.error()
+            if error is None:
+                good.append(message)
+            elif error.code() != KafkaError._PARTITION_EOF:
+                log.warning("kafka consume error", extra={"error": str(error)})
+        return good
+
+    async def commit(self, messages: Sequence[Message]) -> None:
+        """Commits past the last of `messages` per partition, synchronously."""
+        if not messages:
+            return
+        last: dict[tuple[str, int], int] = {}
+        for message in messages:
+            last[(message.topic(), message.partition())] = message.offset()
+        offsets = [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
+        await self._run(lambda: self._consumer.commit(offsets=offsets, asynchronous=False))
+
+    async def close(self) -> None:
+        await self._run(self._consumer.close)
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,42 @@
+"""Prometheus metrics shared by every service: RED per gRPC method and HTTP route.
+
+Names follow Prometheus conventions (base units, `_total` counters); services
+add their business metrics next to their domain code with the same registry.
+"""
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+
+# Buckets reach down to 0.5 ms: most calls inside the mesh are a few ms.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+GRPC_SERVER_REQUESTS = Counter(
+    "trademesh_grpc_server_requests_total",
+    "gRPC requests handled, by method and status code.",
+    ["method", "code"],
+)
+GRPC_SERVER_DURATION = Histogram(
+    "trademesh_grpc_server_duration_seconds",
+    "gRPC request handling time, by method.",
+    ["method"],
+    buckets=LATENCY_BUCKETS,
+)
+HTTP_REQUESTS = Counter(
+    "trademesh_http_requests_total",
+    "HTTP requests handled, by route template, method and status code.",
+    ["route", "method", "status"],
+)
+HTTP_DURATION = Histogram(
+    "trademesh_http_request_duration_seconds",
+    "HTTP request handling time, by route template and method.",
+    ["route", "method"],
+    buckets=LATENCY_BUCKETS,
+)
+KAFKA_RECORDS_CONSUMED = Counter(
+    "trademesh_kafka_records_consumed_total",
+    "Kafka records consumed, by topic and outcome (ok, dead_lettered).",
+    ["topic", "outcome"],
+)
+
+
+def exposition() -> tuple[bytes, str]:
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
