@@ -24,6 +24,7 @@ class ServiceRuntime:
         configure_logging(settings.service_name, settings.log_level)
         self.tracer_provider = configure_tracing(settings.service_name, settings.otlp_endpoint)
         self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def wait_for_stop(self) -> None:
         assert self._stop is not None, "call from inside run()"
@@ -32,6 +33,11 @@ class ServiceRuntime:
     def request_stop(self) -> None:
         if self._stop is not None:
             self._stop.set()
+
+    def request_stop_threadsafe(self) -> None:
+        """For worker threads: a failed background loop stops the whole process."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.request_stop)
 
     def run(
         self,
@@ -42,7 +48,7 @@ class ServiceRuntime:
 
         async def supervise() -> None:
             self._stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
+            loop = self._loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.request_stop)
             app = http_app if http_app is not None else ops_app(self.health)
