@@ -7,10 +7,10 @@ import threading
 
 import redis
 import redis.asyncio
+
 from trademesh.matching.v1 import matching_pb2_grpc
 from trademesh_common.rpc import GrpcServer
 from trademesh_common.runtime import ServiceRuntime
-
 from trademesh_matching.api import MatchingApi
 from trademesh_matching.processor import MatchingProcessor
 from trademesh_matching.settings import MatchingSettings

@@ -3,8 +3,8 @@
 import grpc
 import orjson
 from redis.asyncio import Redis
-from trademesh.matching.v1 import matching_pb2, matching_pb2_grpc
 
+from trademesh.matching.v1 import matching_pb2, matching_pb2_grpc
 from trademesh_matching.processor import DepthView
 from trademesh_matching.snapshots import trade_key
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trademesh.events.v1 import executions_pb2, marketdata_pb2, orders_pb2
-
 from trademesh_matching import book as bk
 from trademesh_matching.book import OrderBook
 

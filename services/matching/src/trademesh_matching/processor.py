@@ -20,9 +20,9 @@ from google.protobuf.message import DecodeError
 from opentelemetry import trace
 from prometheus_client import Counter, Histogram
 from redis import Redis
+
 from trademesh.events.v1 import orders_pb2
 from trademesh_common.kafka import (
-    Topics,
     consumer_config,
     dead_letter_headers,
     dead_letter_topic,
@@ -30,7 +30,6 @@ from trademesh_common.kafka import (
 )
 from trademesh_common.metrics import LATENCY_BUCKETS
 from trademesh_common.telemetry import context_from_kafka_headers, kafka_headers
-
 from trademesh_matching.engine import Outputs, PartitionEngine
 from trademesh_matching.settings import MatchingSettings
 from trademesh_matching.snapshots import SnapshotStore, store_trades
@@ -85,7 +84,7 @@ class MatchingProcessor:
         self._settings = settings
         self._redis = redis_client
         self._snapshots = SnapshotStore(redis_client)
-        self._topic = Topics.ORDERS
+        self._topic = settings.orders_topic
         self._consumer = Consumer(
             consumer_config(
                 settings.kafka_bootstrap,
@@ -252,7 +251,8 @@ class MatchingProcessor:
     def _process(self, messages: list[Message]) -> None:
         started = time.perf_counter()
         produce = self._producer.produce
-        executions_topic, marketdata_topic = Topics.EXECUTIONS, Topics.MARKETDATA
+        executions_topic = self._settings.executions_topic
+        marketdata_topic = self._settings.marketdata_topic
         next_offsets: dict[int, int] = {}
         trades = []
         touched: dict[int, set[str]] = {}

@@ -1,12 +1,16 @@
 import socket
 
 from trademesh_common.config import ServiceSettings
+from trademesh_common.kafka import Topics
 
 
 class MatchingSettings(ServiceSettings):
     service_name: str = "matching"
     grpc_port: int = 50052
     consumer_group: str = "matching"
+    orders_topic: str = Topics.ORDERS
+    executions_topic: str = Topics.EXECUTIONS
+    marketdata_topic: str = Topics.MARKETDATA
     # Unique per instance; the consumer group metadata sent with each
     # transaction fences a zombie instance that still holds old partitions.
     transactional_id: str = f"matching-{socket.gethostname()}"

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import redis
+
 from trademesh.events.v1 import marketdata_pb2
 
 SIDE_NAMES = {1: "buy", 2: "sell"}

@@ -1,0 +1,138 @@
+"""The whole mesh as local processes on loopback: the dev loop and the cross-service tests.
+
+Starts each service with `python -m trademesh_<name>` against a running
+DevStack, on free ports, in dependency order, and waits for its `/readyz`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trademesh_devstack._proc import ManagedProcess, free_port, wait_for
+from trademesh_devstack.stack import Stack
+
+TOPICS = {
+    "orders": 4,
+    "executions": 4,
+    "marketdata": 4,
+    "order-updates": 4,
+    "orders.dlq": 1,
+    "executions.dlq": 1,
+}
+# Start order: a service's callees and its topics' producers come first.
+SERVICES = ("order", "matching", "gateway")
+
+
+@dataclass
+class MeshService:
+    name: str
+    http_port: int
+    grpc_port: int
+    env: dict[str, str]
+    log_path: Path
+    process: ManagedProcess | None = field(default=None, repr=False)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+
+def readyz_ok(url: str) -> bool:
+    """True when the service at `url` answers /readyz with 200."""
+    try:
+        with urllib.request.urlopen(url + "/readyz", timeout=1) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class Mesh:
+    def __init__(
+        self,
+        stack: Stack,
+        state_dir: Path,
+        extra_env: dict[str, dict[str, str]] | None = None,
+    ) -> None:
+        self._stack = stack
+        self._state_dir = state_dir
+        self._extra_env = extra_env or {}
+        self.services: dict[str, MeshService] = {}
+
+    @property
+    def gateway_url(self) -> str:
+        return self.services["gateway"].http_url
+
+    def _plan(self) -> None:
+        base = {**os.environ, **self._stack.env(), "PYTHONUNBUFFERED": "1"}
+        ports = {name: (free_port(), free_port()) for name in SERVICES}
+        order_dsn = self._stack.create_database("orders")
+        per_service = {
+            "order": {"TRADEMESH_POSTGRES_DSN": order_dsn},
+            "matching": {},
+            "gateway": {
+                "TRADEMESH_ORDER_TARGET": f"127.0.0.1:{ports['order'][1]}",
+                "TRADEMESH_MATCHING_TARGET": f"127.0.0.1:{ports['matching'][1]}",
+                # Local processes only: there is no auth service in this mesh yet.
+                "TRADEMESH_DEV_IDENTITY": "true",
+            },
+        }
+        for name in SERVICES:
+            http_port, grpc_port = ports[name]
+            env = {
+                **base,
+                "TRADEMESH_SERVICE_NAME": name,
+                "TRADEMESH_HTTP_PORT": str(http_port),
+                "TRADEMESH_GRPC_PORT": str(grpc_port),
+                **per_service[name],
+                **self._extra_env.get(name, {}),
+            }
+            self.services[name] = MeshService(
+                name, http_port, grpc_port, env, self._state_dir / "logs" / f"{name}.log"
+            )
+
+    def start(self, timeout: float = 90.0) -> None:
+        self._stack.create_topics(TOPICS)
+        self._plan()
+        for name in SERVICES:
+            self.start_service(name, timeout)
+
+    def start_service(self, name: str, timeout: float = 90.0) -> None:
+        service = self.services[name]
+        service.process = ManagedProcess(
+            name,
+            [sys.executable, "-m", f"trademesh_{name}"],
+            log_path=service.log_path,
+            env=service.env,
+        )
+        service.process.start()
+        wait_for(
+            f"{name} /readyz",
+            lambda: readyz_ok(service.http_url),
+            timeout=timeout,
+            proc=service.process,
+            logs=[service.log_path],
+            interval=0.2,
+        )
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Kills a service without a clean stop (for crash tests)."""
+        process = self.services[name].process
+        assert process is not None and process.pid is not None
+        os.killpg(process.pid, sig)
+        process.stop(timeout=10)
+
+    def stop(self) -> None:
+        for name in reversed(SERVICES):
+            process = self.services.get(name) and self.services[name].process
+            if process is not None:
+                process.stop()

@@ -1,0 +1,120 @@
+"""Fixtures for tests that cross services: the whole mesh as processes on loopback."""
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from trademesh_devstack.mesh import Mesh
+
+# Sellers need something to sell: paper accounts start with these positions in the tests.
+STARTING_POSITIONS = ",".join(
+    f"{symbol}:100000"
+    for symbol in ("AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "META", "TSLA", "JPM", "V", "KO")
+)
+DEADLINE_SECONDS = 20.0
+
+
+@pytest.fixture(scope="session")
+def mesh(devstack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    running = Mesh(
+        devstack,
+        tmp_path_factory.mktemp("mesh"),
+        extra_env={"order": {"TRADEMESH_PAPER_STARTING_POSITIONS": STARTING_POSITIONS}},
+    )
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+class Trader:
+    """One user of the public API: REST calls with their identity, and their WebSocket."""
+
+    def __init__(self, base_url: str, name: str) -> None:
+        self.user_id = f"{name}-{uuid.uuid4().hex[:8]}"
+        self.base_url = base_url
+        self.http = httpx.AsyncClient(
+            base_url=base_url + "/api/v1",
+            headers={"X-Trademesh-User": self.user_id},
+            timeout=10,
+        )
+        self.messages: list[dict[str, Any]] = []
+        self._ws: Any = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        url = self.base_url.replace("http://", "ws://") + "/api/v1/ws"
+        self._ws = await websockets.connect(
+            url, additional_headers={"X-Trademesh-User": self.user_id}
+        )
+        hello = json.loads(await asyncio.wait_for(self._ws.recv(), DEADLINE_SECONDS))
+        assert hello["type"] == "hello"
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for raw in self._ws:
+            self.messages.append(json.loads(raw))
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+        if self._ws is not None:
+            await self._ws.close()
+        await self.http.aclose()
+
+    async def place(self, **order: Any) -> dict[str, Any]:
+        response = await self.http.post("/orders", json=order)
+        assert response.status_code == 202, response.text
+        return response.json()
+
+    async def order(self, order_id: str) -> dict[str, Any]:
+        response = await self.http.get(f"/orders/{order_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def wait_for_order(
+        self, order_id: str, done: Callable[[dict[str, Any]], bool]
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while True:
+            order = await self.order(order_id)
+            if done(order) or time.monotonic() > deadline:
+                return order
+            await asyncio.sleep(0.05)
+
+    async def wait_for_message(self, match: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while time.monotonic() < deadline:
+            for message in self.messages:
+                if match(message):
+                    return message
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no matching WebSocket message; got {self.messages}")
+
+    async def positions(self) -> dict[str, Any]:
+        response = await self.http.get("/positions")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture
+async def traders(mesh: Mesh) -> AsyncIterator[Callable[[str], Any]]:
+    made: list[Trader] = []
+
+    async def make(name: str) -> Trader:
+        trader = Trader(mesh.gateway_url, name)
+        await trader.connect()
+        made.append(trader)
+        return trader
+
+    yield make
+    for trader in made:
+        await trader.close()
