@@ -1,0 +1,1 @@
+"""ASGI middleware of the public app; `app.py` decides their order."""

@@ -1,0 +1,1 @@
+"""The public API's request, response and push-message shapes (the OpenAPI document)."""

@@ -1,0 +1,290 @@
+"""Fixtures: in-process fake OrderService/MatchingService on ephemeral ports, and the real
+gateway app (lifespan included) driven through httpx's ASGI transport.
+
+The fakes are contract test doubles at the gateway's boundary: they answer from
+small in-memory tables and record what the gateway sent; `fail_next` makes a
+method abort with a chosen gRPC status.
+"""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+
+from trademesh.matching.v1 import matching_pb2, matching_pb2_grpc
+from trademesh.order.v1 import order_pb2, order_pb2_grpc
+from trademesh_common.config import TlsSettings
+from trademesh_common.health import Health
+from trademesh_common.rpc import GrpcServer
+from trademesh_gateway.app import create_app
+from trademesh_gateway.backends import Backends
+from trademesh_gateway.fanout import ConnectionRegistry
+from trademesh_gateway.settings import GatewaySettings
+
+ALLOWED_ORIGIN = "https://terminal.example"
+CREATED_US = 1_714_657_512_345_678  # 2024-05-02T13:45:12.345678Z
+
+
+@dataclass
+class FakeBehaviour:
+    """What the fakes answer and what they were asked; reset for every test."""
+
+    requests: dict[str, list[Any]] = field(default_factory=dict)
+    failures: dict[str, tuple[grpc.StatusCode, str]] = field(default_factory=dict)
+    orders: dict[str, order_pb2.Order] = field(default_factory=dict)
+    by_client_order_id: dict[tuple[str, str], str] = field(default_factory=dict)
+    instruments: list[order_pb2.Instrument] = field(default_factory=list)
+    depth: dict[str, matching_pb2.GetDepthResponse] = field(default_factory=dict)
+    trades: dict[str, matching_pb2.TradeRecord] = field(default_factory=dict)
+    next_order_number: int = 1
+
+    def fail_next(self, method: str, code: grpc.StatusCode, details: str) -> None:
+        self.failures[method] = (code, details)
+
+    def calls(self, method: str) -> list[Any]:
+        return self.requests.get(method, [])
+
+    async def enter(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> None:
+        self.requests.setdefault(method, []).append(request)
+        if method in self.failures:
+            code, details = self.failures.pop(method)
+            await context.abort(code, details)
+
+
+class FakeOrderService(order_pb2_grpc.OrderServiceServicer):
+    def __init__(self) -> None:
+        self.behaviour = FakeBehaviour()
+
+    async def PlaceOrder(self, request, context):
+        await self.behaviour.enter("PlaceOrder", request, context)
+        key = (request.user_id, request.client_order_id)
+        if request.client_order_id and key in self.behaviour.by_client_order_id:
+            original = self.behaviour.orders[self.behaviour.by_client_order_id[key]]
+            return order_pb2.PlaceOrderResponse(order=original, duplicate=True)
+        order_id = f"ord-{self.behaviour.next_order_number}"
+        self.behaviour.next_order_number += 1
+        order = order_pb2.Order(
+            order_id=order_id,
+            user_id=request.user_id,
+            client_order_id=request.client_order_id,
+            symbol=request.symbol,
+            side=request.side,
+            type=request.type,
+            time_in_force=request.time_in_force,
+            quantity=request.quantity,
+            price=request.price,
+            status=order_pb2.ORDER_STATUS_PENDING_NEW,
+            created_at_us=CREATED_US,
+            updated_at_us=CREATED_US,
+        )
+        self.behaviour.orders[order_id] = order
+        if request.client_order_id:
+            self.behaviour.by_client_order_id[key] = order_id
+        return order_pb2.PlaceOrderResponse(order=order)
+
+    def _owned(self, user_id: str, order_id: str) -> order_pb2.Order | None:
+        order = self.behaviour.orders.get(order_id)
+        return order if order is not None and order.user_id == user_id else None
+
+    async def CancelOrder(self, request, context):
+        await self.behaviour.enter("CancelOrder", request, context)
+        order = self._owned(request.user_id, request.order_id)
+        if order is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"order {request.order_id} not found")
+        return order_pb2.CancelOrderResponse(order=order)
+
+    async def GetOrder(self, request, context):
+        await self.behaviour.enter("GetOrder", request, context)
+        order = self._owned(request.user_id, request.order_id)
+        if order is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"order {request.order_id} not found")
+        return order
+
+    async def ListOrders(self, request, context):
+        await self.behaviour.enter("ListOrders", request, context)
+        orders = [o for o in self.behaviour.orders.values() if o.user_id == request.user_id]
+        return order_pb2.ListOrdersResponse(orders=orders, next_page_token="page-2")
+
+    async def ListFills(self, request, context):
+        await self.behaviour.enter("ListFills", request, context)
+        return order_pb2.ListFillsResponse(
+            fills=[
+                order_pb2.Fill(
+                    execution_id="exec-1",
+                    order_id=request.order_id,
+                    trade_id="trade-1",
+                    symbol="ACME",
+                    side="buy",
+                    quantity=40,
+                    price="101.20",
+                    liquidity="taker",
+                    created_at_us=CREATED_US,
+                )
+            ]
+        )
+
+    async def GetPositions(self, request, context):
+        await self.behaviour.enter("GetPositions", request, context)
+        return order_pb2.GetPositionsResponse(
+            cash="98500.00",
+            reserved_cash="1012.50",
+            positions=[
+                order_pb2.Position(
+                    symbol="ACME", quantity=40, reserved_quantity=10, average_price="101.20"
+                )
+            ],
+        )
+
+    async def ListInstruments(self, request, context):
+        await self.behaviour.enter("ListInstruments", request, context)
+        return order_pb2.ListInstrumentsResponse(instruments=self.behaviour.instruments)
+
+
+class FakeMatchingService(matching_pb2_grpc.MatchingServiceServicer):
+    def __init__(self, behaviour: FakeBehaviour) -> None:
+        self.behaviour = behaviour
+
+    async def GetDepth(self, request, context):
+        await self.behaviour.enter("GetDepth", request, context)
+        return self.behaviour.depth.get(request.symbol, matching_pb2.GetDepthResponse())
+
+    async def GetTrade(self, request, context):
+        await self.behaviour.enter("GetTrade", request, context)
+        trade = self.behaviour.trades.get(request.trade_id)
+        if trade is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"trade {request.trade_id} not found")
+        return trade
+
+
+@dataclass
+class FakeServices:
+    order: FakeOrderService
+    matching: FakeMatchingService
+    order_target: str
+    matching_target: str
+
+    @property
+    def behaviour(self) -> FakeBehaviour:
+        return self.order.behaviour
+
+
+@pytest.fixture(scope="session")
+async def fake_servers() -> AsyncIterator[FakeServices]:
+    order = FakeOrderService()
+    matching = FakeMatchingService(order.behaviour)
+    order_server = GrpcServer("127.0.0.1", 0, TlsSettings())
+    matching_server = GrpcServer("127.0.0.1", 0, TlsSettings())
+    order_pb2_grpc.add_OrderServiceServicer_to_server(order, order_server.server)
+    matching_pb2_grpc.add_MatchingServiceServicer_to_server(matching, matching_server.server)
+    await order_server.start()
+    await matching_server.start()
+    yield FakeServices(
+        order,
+        matching,
+        f"127.0.0.1:{order_server.port}",
+        f"127.0.0.1:{matching_server.port}",
+    )
+    await order_server.stop(0)
+    await matching_server.stop(0)
+
+
+def seed(behaviour: FakeBehaviour) -> None:
+    behaviour.instruments = [
+        order_pb2.Instrument(symbol="ACME", tick_size="0.01", lot_size=1),
+        order_pb2.Instrument(symbol="WIDG", tick_size="0.5", lot_size=1),
+    ]
+    behaviour.depth["ACME"] = matching_pb2.GetDepthResponse(
+        symbol="ACME",
+        bids=[
+            matching_pb2.PriceLevel(price_ticks=10120, quantity=300, order_count=2),
+            matching_pb2.PriceLevel(price_ticks=10100, quantity=50, order_count=1),
+        ],
+        asks=[matching_pb2.PriceLevel(price_ticks=10125, quantity=60, order_count=1)],
+        sequence=18231,
+    )
+    behaviour.trades["trade-1"] = matching_pb2.TradeRecord(
+        trade_id="trade-1",
+        symbol="WIDG",
+        price_ticks=405,
+        quantity=40,
+        aggressor_side="buy",
+        maker_order_id="ord-maker",
+        taker_order_id="ord-taker",
+        created_at_us=CREATED_US,
+    )
+
+
+@pytest.fixture
+def fakes(fake_servers: FakeServices) -> FakeServices:
+    fresh = FakeBehaviour()
+    seed(fresh)
+    fake_servers.order.behaviour = fresh
+    fake_servers.matching.behaviour = fresh
+    return fake_servers
+
+
+@pytest.fixture
+def settings_for(fakes: FakeServices) -> Callable[..., GatewaySettings]:
+    def build(**overrides: Any) -> GatewaySettings:
+        values: dict[str, Any] = {
+            "order_target": fakes.order_target,
+            "matching_target": fakes.matching_target,
+            "dev_identity": True,
+            "cors_origins": [ALLOWED_ORIGIN],
+            "ws_send_queue_size": 8,
+        }
+        values.update(overrides)
+        return GatewaySettings(**values)
+
+    return build
+
+
+@dataclass
+class Gateway:
+    client: httpx.AsyncClient
+    registry: ConnectionRegistry
+    health: Health
+
+
+GatewayFactory = Callable[..., AbstractAsyncContextManager[Gateway]]
+
+
+@pytest.fixture
+def gateway_for(settings_for: Callable[..., GatewaySettings]) -> GatewayFactory:
+    """Starts the real app (its lifespan opens the gRPC channels) with settings overrides."""
+
+    @asynccontextmanager
+    async def start(**overrides: Any) -> AsyncIterator[Gateway]:
+        settings = settings_for(**overrides)
+        registry = ConnectionRegistry(settings.ws_send_queue_size)
+        health = Health()
+        backends = Backends(
+            settings.order_target,
+            settings.matching_target,
+            settings.tls,
+            settings.grpc_timeout_seconds,
+        )
+        app = create_app(settings, backends=backends, registry=registry, health=health)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://gateway.test"
+            ) as client:
+                yield Gateway(client, registry, health)
+
+    return start
+
+
+@pytest.fixture
+async def gateway(gateway_for: GatewayFactory) -> AsyncIterator[Gateway]:
+    async with gateway_for() as started:
+        yield started
+
+
+@pytest.fixture
+def client(gateway: Gateway) -> httpx.AsyncClient:
+    return gateway.client

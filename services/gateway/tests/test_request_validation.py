@@ -1,0 +1,132 @@
+"""Malformed requests never reach a service and answer 400 with the precise reason."""
+
+import pytest
+
+ALICE = {"X-Trademesh-User": "alice"}
+VALID = {"symbol": "ACME", "side": "buy", "type": "limit", "quantity": 10, "price": "101.25"}
+
+
+def assert_invalid(response, *fragments: str) -> None:
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_argument"
+    assert error["request_id"] == response.headers["x-request-id"]
+    for fragment in fragments:
+        assert fragment in error["message"], error["message"]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"quantity": "10"}, "body.quantity: Input should be a valid integer"),
+        ({"quantity": 10.0}, "body.quantity: Input should be a valid integer"),
+        ({"quantity": 1.5}, "body.quantity: Input should be a valid integer"),
+        ({"quantity": True}, "body.quantity: Input should be a valid integer"),
+        ({"quantity": -5}, "body.quantity: Input should be greater than 0"),
+        ({"quantity": 0}, "body.quantity: Input should be greater than 0"),
+        ({"quantity": 2**63}, "body.quantity: Input should be less than or equal to"),
+        ({"price": 101.25}, "body.price: Input should be a valid string"),
+        ({"price": "1e5"}, "body.price: String should match pattern"),
+        ({"price": "-1.00"}, "body.price: String should match pattern"),
+        ({"price": " 1.00"}, "body.price: String should match pattern"),
+        ({"price": "0.00"}, "body.price: must be greater than 0"),
+        ({"price": None}, "body.price: required for limit orders"),
+        ({"side": "short"}, "body.side: Input should be 'buy' or 'sell'"),
+        ({"type": "stop"}, "body.type: Input should be 'limit' or 'market'"),
+        ({"time_in_force": "day"}, "body.time_in_force: Input should be 'gtc', 'ioc' or 'fok'"),
+        ({"symbol": ""}, "body.symbol: String should have at least 1 character"),
+        ({"symbol": "AC ME"}, "body.symbol: String should match pattern"),
+        ({"client_order_id": "x" * 65}, "body.client_order_id: String should have at most 64"),
+        ({"leverage": 100}, "body.leverage: Extra inputs are not permitted"),
+    ],
+)
+async def test_an_invalid_order_is_refused_with_the_field_and_reason(client, fakes, change, reason):
+    response = await client.post("/api/v1/orders", json={**VALID, **change}, headers=ALICE)
+
+    assert_invalid(response, reason)
+    assert fakes.behaviour.calls("PlaceOrder") == []
+
+
+async def test_a_limit_order_without_price_names_the_price(client):
+    order = {key: value for key, value in VALID.items() if key != "price"}
+
+    response = await client.post("/api/v1/orders", json=order, headers=ALICE)
+
+    assert_invalid(response, "body.price: required for limit orders")
+
+
+async def test_a_market_order_with_a_price_is_refused(client):
+    order = {**VALID, "type": "market"}
+
+    response = await client.post("/api/v1/orders", json=order, headers=ALICE)
+
+    assert_invalid(response, "body.price: must be omitted for market orders")
+
+
+async def test_missing_fields_are_each_named(client):
+    response = await client.post("/api/v1/orders", json={"symbol": "ACME"}, headers=ALICE)
+
+    assert_invalid(
+        response, "body.side: Field required", "body.type: Field required", "body.quantity"
+    )
+
+
+async def test_malformed_json_is_refused_with_its_position(client):
+    response = await client.post(
+        "/api/v1/orders",
+        content=b'{"symbol": "ACME", "quantity": 1',
+        headers={**ALICE, "Content-Type": "application/json"},
+    )
+
+    assert_invalid(response, "body: malformed JSON at character 32")
+
+
+async def test_a_body_that_is_not_an_object_is_refused(client):
+    response = await client.post("/api/v1/orders", json=[VALID], headers=ALICE)
+
+    assert_invalid(response, "body: Input should be a valid dictionary")
+
+
+async def test_an_empty_body_is_refused(client):
+    response = await client.post(
+        "/api/v1/orders", headers={**ALICE, "Content-Type": "application/json"}
+    )
+
+    assert_invalid(response, "body: a JSON object is required")
+
+
+async def test_a_body_not_declared_as_json_is_refused(client):
+    response = await client.post(
+        "/api/v1/orders",
+        content=b'{"symbol": "ACME"}',
+        headers={**ALICE, "Content-Type": "text/plain"},
+    )
+
+    assert_invalid(response, "body: must be JSON sent with Content-Type: application/json")
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("depth=0", "query.depth: Input should be greater than or equal to 1"),
+        ("depth=51", "query.depth: Input should be less than or equal to 50"),
+        ("depth=ten", "query.depth: Input should be a valid integer"),
+    ],
+)
+async def test_book_depth_is_bounded(client, query, reason):
+    response = await client.get(f"/api/v1/market/ACME/book?{query}")
+
+    assert_invalid(response, reason)
+
+
+async def test_list_query_parameters_are_validated(client):
+    response = await client.get("/api/v1/orders?limit=0&open_only=maybe", headers=ALICE)
+
+    assert_invalid(response, "query.limit: Input should be greater than or equal to 1", "open_only")
+
+
+async def test_path_ids_are_bounded(client, fakes):
+    response = await client.get("/api/v1/orders/" + "x" * 65, headers=ALICE)
+
+    assert_invalid(response, "path.order_id: String should have at most 64 characters")
+    assert fakes.behaviour.calls("GetOrder") == []

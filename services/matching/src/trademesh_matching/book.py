@@ -1,0 +1,665 @@
+"""Price-time priority limit order book for one symbol: the matching engine's core.
+
+Pure Python, no I/O, no clock, no randomness, no id generation: the same sequence of `place` and
+`cancel` calls always produces the same events. That is what lets the engine replay its input
+topic after a crash and derive identical execution ids from input offsets.
+
+Units: prices are integer ticks, quantities integer lots (protobuf int64 on the wire). Side, order
+type and time in force use the protobuf enum values (trademesh.events.v1.Side, OrderType,
+TimeInForce).
+
+The book reports everything it does by appending events to `OrderBook.events`, in the order the
+things happened; the caller drains the list after each call (``book.events.clear()``, in place).
+Every event carries what is needed to build the execution reports and market data it causes
+(ids, user ids, leaves and cumulative quantities) without looking anything up.
+
+Layout and speed (the book is on the engine's hot path, aiming at ~1M operations/s):
+
+* A side is a dict price -> `_Level` plus a sorted list of "keys" whose *last* element is the best
+  price: bid keys are the prices, ask keys the negated prices. Best price is then ``keys[-1]``,
+  removing an exhausted best level is ``keys.pop()``, and a new level near the touch is a cheap
+  `insort` near the end of the list.
+* A level is a FIFO (deque) of orders plus running total quantity and live order count.
+* An order is a plain list ``[order_id, user_id, side, price, leaves, original]`` (indices below),
+  mutated in place on partial fills. Cancelling is O(1): the order leaves the id index and its
+  leaves are set to 0 (a tombstone); matching pops tombstones when it meets them at the front of
+  a level, and a level whose deque is mostly tombstones is compacted.
+* Events are NamedTuples built with ``tuple.__new__`` in the hot paths, which skips the
+  NamedTuple's Python-level ``__new__`` (about half the cost of a normal constructor call).
+
+Garbage collection: the book never creates reference cycles, so reference counting alone frees
+everything it drops and the cyclic collector has nothing to find here. It still walks every
+tracked container (each resting order is one) on a full collection, which with a large book
+takes milliseconds. The engine therefore calls ``gc.freeze()`` after start-up (and after loading
+a snapshot) and raises the generation-0 threshold or disables the collector; bench/book_core.py
+measures both that and the interpreter defaults.
+"""
+
+from bisect import bisect_left, insort
+from collections import deque
+from typing import Any, Final, NamedTuple
+
+# --- protobuf enum values -------------------------------------------------------------------
+BUY: Final = 1
+SELL: Final = 2
+LIMIT: Final = 1
+MARKET: Final = 2
+GTC: Final = 1
+IOC: Final = 2
+FOK: Final = 3
+
+# --- reasons carried by Cancelled / Rejected / CancelRejected ---------------------------------
+REASON_USER_REQUESTED: Final = "user_requested"
+REASON_IOC_REMAINDER: Final = "ioc_remainder"
+REASON_MARKET_REMAINDER: Final = "market_remainder"
+REASON_FOK_UNFILLABLE: Final = "fok_unfillable"
+REASON_SELF_TRADE_PREVENTED: Final = "self_trade_prevented"
+REASON_INVALID_ORDER: Final = "invalid_order"
+REASON_INVALID_QUANTITY: Final = "invalid_quantity"
+REASON_INVALID_PRICE: Final = "invalid_price"
+REASON_DUPLICATE_ORDER_ID: Final = "duplicate_order_id"
+REASON_UNKNOWN_ORDER: Final = "unknown_order"
+
+SNAPSHOT_FORMAT: Final = 1
+
+
+# --- events -----------------------------------------------------------------------------------
+class Accepted(NamedTuple):
+    """The order passed validation; always the first event of a successful `place`.
+
+    Becomes the ACK execution report (leaves = ``quantity``, cumulative 0). For a market order
+    ``price`` is the protection price (0 = unbounded).
+    """
+
+    order_id: str
+    user_id: str
+    side: int
+    order_type: int
+    time_in_force: int
+    quantity: int
+    price: int
+
+
+class Fill(NamedTuple):
+    """One match of the incoming (taker) order against one resting (maker) order.
+
+    Executes at the maker's price. Becomes a FILL execution report for each of the two orders
+    and one public Trade. The maker's side is the opposite of ``aggressor_side`` (the taker's
+    side). ``*_leaves`` is what each order still has open after this fill (0 = done) and
+    ``*_cumulative`` what it has filled in total so far.
+    """
+
+    maker_order_id: str
+    maker_user_id: str
+    taker_order_id: str
+    taker_user_id: str
+    price: int
+    quantity: int
+    maker_leaves: int
+    taker_leaves: int
+    aggressor_side: int
+    maker_cumulative: int
+    taker_cumulative: int
+
+
+class Cancelled(NamedTuple):
+    """An order, or what was left of it, is done without trading any further.
+
+    ``quantity`` is the leaves quantity cancelled, ``filled_quantity`` what the order had
+    filled before (the CANCEL report's cumulative quantity; its leaves become 0). ``price`` is
+    the order's limit or protection price. ``reason`` is one of user_requested, ioc_remainder,
+    market_remainder, fok_unfillable, self_trade_prevented.
+    """
+
+    order_id: str
+    user_id: str
+    side: int
+    price: int
+    quantity: int
+    filled_quantity: int
+    reason: str
+
+
+class Rejected(NamedTuple):
+    """A `place` refused before anything happened; the book is unchanged.
+
+    ``reason`` is one of invalid_order (unknown side, type or time in force), invalid_quantity,
+    invalid_price, duplicate_order_id. The other fields echo the request as given.
+    """
+
+    order_id: str
+    user_id: str
+    side: int
+    quantity: int
+    price: int
+    reason: str
+
+
+class CancelRejected(NamedTuple):
+    """A `cancel` for an order that is not resting on this book (reason unknown_order).
+
+    The book cannot know whose order it was; the caller has the user id on the cancel command.
+    """
+
+    order_id: str
+    reason: str
+
+
+class LevelChanged(NamedTuple):
+    """A price level's new total quantity after an operation (0 = the level is gone).
+
+    At most one per level per operation, emitted at the end of the operation; becomes a
+    market-data BookDelta.
+    """
+
+    side: int
+    price: int
+    quantity: int
+
+
+Event = Accepted | Fill | Cancelled | Rejected | CancelRejected | LevelChanged
+
+
+class RestingOrder(NamedTuple):
+    """A resting order as returned by `OrderBook.order` (``quantity`` is the leaves)."""
+
+    order_id: str
+    user_id: str
+    side: int
+    price: int
+    quantity: int
+    original_quantity: int
+
+
+# Builds a NamedTuple instance from a ready tuple without its Python-level __new__.
+_new = tuple.__new__
+
+# An order is a list [order_id, user_id, side, price, leaves, original]. The hot paths index it
+# with literal ints (constants would cost a global lookup each time); these names document them.
+_OID: Final = 0
+_UID: Final = 1
+_SIDE: Final = 2
+_PRICE: Final = 3
+_LEAVES: Final = 4
+_ORIGINAL: Final = 5
+
+# Key limit that every level passes: an unbounded market buy (ask keys are negated prices).
+_UNBOUNDED: Final = -(1 << 63)
+
+# Compact a level's deque when it holds this many more tombstones than twice its live orders.
+_COMPACT_SLACK: Final = 32
+
+
+class _Level:
+    """One price level: its orders in time priority, and running totals over the live ones."""
+
+    __slots__ = ("count", "orders", "total")
+
+    def __init__(self) -> None:
+        self.orders: deque[list[Any]] = deque()  # may hold tombstones (leaves == 0)
+        self.total = 0  # sum of the live orders' leaves
+        self.count = 0  # number of live orders
+
+
+class OrderBook:
+    """The resting orders of one symbol and the rules that match incoming orders against them.
+
+    Not thread-safe; one book is driven by one thread, like the engine's partition consumer.
+    """
+
+    __slots__ = ("_ask_keys", "_asks", "_bid_keys", "_bids", "_orders", "events", "symbol")
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        # Events of the operations so far; the caller drains it (clear it in place, the book
+        # holds on to this list object).
+        self.events: list[Event] = []
+        self._orders: dict[str, list[Any]] = {}  # order id -> resting order
+        self._bids: dict[int, _Level] = {}
+        self._asks: dict[int, _Level] = {}
+        self._bid_keys: list[int] = []  # bid prices ascending: best bid last
+        self._ask_keys: list[int] = []  # negated ask prices ascending: best ask last
+
+    # --- commands ------------------------------------------------------------------------------
+    def place(
+        self,
+        order_id: str,
+        user_id: str,
+        side: int,
+        order_type: int,
+        tif: int,
+        quantity: int,
+        price: int,
+    ) -> None:
+        """Matches an incoming order and rests (GTC limit) or cancels what is left of it."""
+        if not (
+            (side == BUY or side == SELL)
+            and (order_type == LIMIT or order_type == MARKET)
+            and (tif == GTC or tif == IOC or tif == FOK)
+            and quantity > 0
+            and (price > 0 or (price == 0 and order_type == MARKET))
+            and order_id not in self._orders
+        ):
+            self._reject(order_id, user_id, side, order_type, tif, quantity, price)
+            return
+        events = self.events
+        append = events.append
+        append(_new(Accepted, (order_id, user_id, side, order_type, tif, quantity, price)))
+
+        # Work in "key" space for the opposite (maker) side, where the best level is the
+        # largest key and a level is acceptable when its key >= key_limit.
+        if side == BUY:
+            maker_keys = self._ask_keys
+            maker_levels = self._asks
+            sign = -1
+            key_limit = -price if price else _UNBOUNDED
+        else:
+            maker_keys = self._bid_keys
+            maker_levels = self._bids
+            sign = 1
+            key_limit = price  # 0 for an unbounded market sell: every bid passes
+
+        if not maker_keys or maker_keys[-1] < key_limit:
+            # Nothing to match. Mostly a limit order that rests: the hot path, so inlined.
+            if order_type == LIMIT and tif == GTC:
+                level = (self._bids if side == BUY else self._asks).get(price)
+                if level is None:
+                    level = self._add_level(side, price)
+                order = [order_id, user_id, side, price, quantity, quantity]
+                level.orders.append(order)
+                level.count += 1
+                total = level.total = level.total + quantity
+                self._orders[order_id] = order
+                append(_new(LevelChanged, (side, price, total)))
+                return
+            if tif == FOK:
+                reason = REASON_FOK_UNFILLABLE
+            elif order_type == MARKET:
+                reason = REASON_MARKET_REMAINDER
+            else:
+                reason = REASON_IOC_REMAINDER
+            append(_new(Cancelled, (order_id, user_id, side, price, quantity, 0, reason)))
+            return
+
+        if tif == FOK and not _fok_fillable(
+            maker_keys, maker_levels, sign, key_limit, user_id, quantity
+        ):
+            append(
+                _new(
+                    Cancelled,
+                    (order_id, user_id, side, price, quantity, 0, REASON_FOK_UNFILLABLE),
+                )
+            )
+            return
+
+        remaining, self_trade, level_events = self._match(
+            order_id, user_id, side, quantity, maker_keys, maker_levels, sign, key_limit, append
+        )
+        if remaining:
+            if self_trade:
+                reason = REASON_SELF_TRADE_PREVENTED
+            elif order_type == MARKET:
+                reason = REASON_MARKET_REMAINDER
+            elif tif == GTC:
+                events.extend(level_events)
+                self._rest(order_id, user_id, side, price, remaining, quantity, append)
+                return
+            else:  # IOC (a FOK that got here was fillable, so it has nothing left)
+                reason = REASON_IOC_REMAINDER
+            append(
+                _new(
+                    Cancelled,
+                    (order_id, user_id, side, price, remaining, quantity - remaining, reason),
+                )
+            )
+        events.extend(level_events)
+
+    def cancel(self, order_id: str) -> None:
+        """Removes a resting order; an unknown (or already finished) id gets CancelRejected."""
+        order = self._orders.pop(order_id, None)
+        append = self.events.append
+        if order is None:
+            append(_new(CancelRejected, (order_id, REASON_UNKNOWN_ORDER)))
+            return
+        _, user_id, side, price, leaves, original = order
+        order[4] = 0  # tombstone: matching, snapshots and compaction skip it
+        if side == BUY:
+            levels = self._bids
+            key = price
+        else:
+            levels = self._asks
+            key = -price
+        level = levels[price]
+        total = level.total - leaves
+        count = level.count - 1
+        append(
+            _new(
+                Cancelled,
+                (order_id, user_id, side, price, leaves, original - leaves, REASON_USER_REQUESTED),
+            )
+        )
+        if count:
+            level.total = total
+            level.count = count
+            queue = level.orders
+            if len(queue) > (count << 1) + _COMPACT_SLACK:
+                # Mostly tombstones: rebuild so that a long-lived level cannot grow forever.
+                level.orders = deque([o for o in queue if o[4]])
+        else:
+            del levels[price]
+            keys = self._bid_keys if side == BUY else self._ask_keys
+            if keys[-1] == key:
+                keys.pop()
+            else:
+                del keys[bisect_left(keys, key)]
+        append(_new(LevelChanged, (side, price, total)))
+
+    # --- reads ---------------------------------------------------------------------------------
+    def best_bid(self) -> int | None:
+        """Highest bid price, or None when there are no bids."""
+        keys = self._bid_keys
+        return keys[-1] if keys else None
+
+    def best_ask(self) -> int | None:
+        """Lowest ask price, or None when there are no asks."""
+        keys = self._ask_keys
+        return -keys[-1] if keys else None
+
+    def depth(self, levels: int) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+        """The best `levels` levels of each side, best first, as (price, quantity, orders)."""
+        if levels <= 0:
+            return [], []
+        bids = self._bids
+        asks = self._asks
+        bid_depth = []
+        for price in reversed(self._bid_keys[-levels:]):
+            level = bids[price]
+            bid_depth.append((price, level.total, level.count))
+        ask_depth = []
+        for key in reversed(self._ask_keys[-levels:]):
+            level = asks[-key]
+            ask_depth.append((-key, level.total, level.count))
+        return bid_depth, ask_depth
+
+    def order(self, order_id: str) -> RestingOrder | None:
+        """The resting order with this id, or None if it is not on the book."""
+        order = self._orders.get(order_id)
+        return None if order is None else RestingOrder._make(order)
+
+    def __len__(self) -> int:
+        """Number of resting orders."""
+        return len(self._orders)
+
+    # --- snapshots -----------------------------------------------------------------------------
+    def to_snapshot(self) -> dict[str, Any]:
+        """The resting book as plain JSON-serialisable data, time priority included.
+
+        Shape: ``{"format": 1, "symbol": str, "bids": [[price, [[order_id, user_id, leaves,
+        original], ...]], ...], "asks": [...]}`` with levels best first and the orders of a
+        level in time priority.
+        """
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "symbol": self.symbol,
+            "bids": [_level_snapshot(p, self._bids[p]) for p in reversed(self._bid_keys)],
+            "asks": [_level_snapshot(-k, self._asks[-k]) for k in reversed(self._ask_keys)],
+        }
+
+    @classmethod
+    def from_snapshot(cls, symbol: str, data: dict[str, Any]) -> "OrderBook":
+        """Rebuilds a book from `to_snapshot` output; raises ValueError on inconsistent data."""
+        if data.get("format") != SNAPSHOT_FORMAT:
+            raise ValueError(f"unsupported snapshot format {data.get('format')!r}")
+        book = cls(symbol)
+        for side, name in ((BUY, "bids"), (SELL, "asks")):
+            levels = book._bids if side == BUY else book._asks
+            keys = book._bid_keys if side == BUY else book._ask_keys
+            for price, entries in data[name]:
+                if type(price) is not int or price <= 0 or price in levels or not entries:
+                    raise ValueError(f"bad {name} level {price!r}")
+                level = _Level()
+                for order_id, user_id, leaves, original in entries:
+                    if not (isinstance(order_id, str) and isinstance(user_id, str)):
+                        raise ValueError(f"bad ids on order {order_id!r}")
+                    if type(leaves) is not int or type(original) is not int:
+                        raise ValueError(f"bad quantities on order {order_id!r}")
+                    if not 0 < leaves <= original:
+                        raise ValueError(f"bad quantities on order {order_id!r}")
+                    if order_id in book._orders:
+                        raise ValueError(f"duplicate order id {order_id!r}")
+                    order = [order_id, user_id, side, price, leaves, original]
+                    level.orders.append(order)
+                    level.total += leaves
+                    level.count += 1
+                    book._orders[order_id] = order
+                levels[price] = level
+                keys.append(price if side == BUY else -price)
+            # Snapshots list levels best first; the keys want best last, strictly increasing.
+            keys.reverse()
+            if any(a >= b for a, b in zip(keys, keys[1:], strict=False)):
+                raise ValueError(f"{name} levels out of order")
+        bid, ask = book.best_bid(), book.best_ask()
+        if bid is not None and ask is not None and bid >= ask:
+            raise ValueError("crossed book in snapshot")
+        return book
+
+    # --- checks --------------------------------------------------------------------------------
+    def check_invariants(self) -> None:
+        """Raises AssertionError if the book's structure is inconsistent (tests, debugging)."""
+        seen: set[str] = set()
+        for side, levels, keys, sign in (
+            (BUY, self._bids, self._bid_keys, 1),
+            (SELL, self._asks, self._ask_keys, -1),
+        ):
+            assert keys == sorted(set(keys)), "keys not strictly ascending"
+            assert sorted(k * sign for k in keys) == sorted(levels), "keys do not match levels"
+            for price, level in levels.items():
+                live = [o for o in level.orders if o[4]]
+                assert live, f"empty level {side}/{price}"
+                assert level.count == len(live), f"count mismatch at {side}/{price}"
+                assert level.total == sum(o[4] for o in live), f"total mismatch {side}/{price}"
+                for o in live:
+                    assert o[2] == side and o[3] == price, f"misplaced order {o[0]}"
+                    assert 0 < o[4] <= o[5], f"bad quantities on {o[0]}"
+                    assert self._orders.get(o[0]) is o, f"order {o[0]} not indexed"
+                    assert o[0] not in seen, f"order {o[0]} twice"
+                    seen.add(o[0])
+        assert seen == set(self._orders), "index holds orders that are not on a level"
+        bid, ask = self.best_bid(), self.best_ask()
+        assert bid is None or ask is None or bid < ask, f"crossed book {bid} >= {ask}"
+
+    # --- internals -----------------------------------------------------------------------------
+    def _rest(
+        self,
+        order_id: str,
+        user_id: str,
+        side: int,
+        price: int,
+        leaves: int,
+        original: int,
+        append: Any,
+    ) -> None:
+        """Puts an order at the back of its level and emits that level's LevelChanged."""
+        order = [order_id, user_id, side, price, leaves, original]
+        level = (self._bids if side == BUY else self._asks).get(price)
+        if level is None:
+            level = self._add_level(side, price)
+        level.orders.append(order)
+        level.count += 1
+        total = level.total = level.total + leaves
+        self._orders[order_id] = order
+        append(_new(LevelChanged, (side, price, total)))
+
+    def _add_level(self, side: int, price: int) -> _Level:
+        """Creates an empty level and files its price among the side's keys."""
+        level = _Level()
+        if side == BUY:
+            self._bids[price] = level
+            keys = self._bid_keys
+            key = price
+        else:
+            self._asks[price] = level
+            keys = self._ask_keys
+            key = -price
+        if not keys or keys[-1] < key:
+            keys.append(key)  # a new best level: no search needed
+        else:
+            insort(keys, key)
+        return level
+
+    def _match(
+        self,
+        order_id: str,
+        user_id: str,
+        side: int,
+        quantity: int,
+        maker_keys: list[int],
+        maker_levels: dict[int, _Level],
+        sign: int,
+        key_limit: int,
+        append: Any,
+    ) -> tuple[int, bool, list[LevelChanged]]:
+        """Fills the incoming order against the maker side, best level first, oldest first.
+
+        Emits the Fill events and returns the unfilled quantity, whether self-trade prevention
+        stopped the matching, and the LevelChanged events of the maker levels it changed.
+        """
+        orders = self._orders
+        maker_side = SELL if side == BUY else BUY
+        remaining = quantity
+        level_events: list[LevelChanged] = []
+        self_trade = False
+        while maker_keys:
+            key = maker_keys[-1]
+            if key < key_limit:
+                break
+            price = key * sign
+            level = maker_levels[price]
+            queue = level.orders
+            total = start_total = level.total
+            count = level.count
+            while True:  # the level has a live order, maybe behind some tombstones
+                maker = queue[0]
+                leaves = maker[4]
+                if not leaves:
+                    queue.popleft()  # cancelled earlier
+                    continue
+                if maker[1] == user_id:
+                    self_trade = True  # cancel newest: the maker stays, the taker stops
+                    break
+                if leaves <= remaining:  # the maker is done
+                    remaining -= leaves
+                    total -= leaves
+                    count -= 1
+                    maker[4] = 0
+                    queue.popleft()
+                    del orders[maker[0]]
+                    append(
+                        _new(
+                            Fill,
+                            (
+                                maker[0],
+                                maker[1],
+                                order_id,
+                                user_id,
+                                price,
+                                leaves,
+                                0,
+                                remaining,
+                                side,
+                                maker[5],
+                                quantity - remaining,
+                            ),
+                        )
+                    )
+                    if not (count and remaining):
+                        break
+                else:  # the taker is done, the maker stays at the front with less
+                    leaves -= remaining
+                    maker[4] = leaves
+                    total -= remaining
+                    append(
+                        _new(
+                            Fill,
+                            (
+                                maker[0],
+                                maker[1],
+                                order_id,
+                                user_id,
+                                price,
+                                remaining,
+                                leaves,
+                                0,
+                                side,
+                                maker[5] - leaves,
+                                quantity,
+                            ),
+                        )
+                    )
+                    remaining = 0
+                    break
+            if total != start_total:
+                level_events.append(_new(LevelChanged, (maker_side, price, total)))
+            if not count:
+                maker_keys.pop()
+                del maker_levels[price]
+            else:
+                level.total = total
+                level.count = count
+            if self_trade or not remaining:
+                break
+        return remaining, self_trade, level_events
+
+    def _reject(
+        self,
+        order_id: str,
+        user_id: str,
+        side: int,
+        order_type: int,
+        tif: int,
+        quantity: int,
+        price: int,
+    ) -> None:
+        """Emits the Rejected event for a `place` that failed validation (first failure wins)."""
+        if (
+            side not in (BUY, SELL)
+            or order_type not in (LIMIT, MARKET)
+            or tif not in (GTC, IOC, FOK)
+        ):
+            reason = REASON_INVALID_ORDER
+        elif quantity <= 0:
+            reason = REASON_INVALID_QUANTITY
+        elif price < 0 or (price == 0 and order_type == LIMIT):
+            reason = REASON_INVALID_PRICE
+        else:
+            reason = REASON_DUPLICATE_ORDER_ID
+        self.events.append(Rejected(order_id, user_id, side, quantity, price, reason))
+
+
+def _fok_fillable(
+    maker_keys: list[int],
+    maker_levels: dict[int, _Level],
+    sign: int,
+    key_limit: int,
+    user_id: str,
+    quantity: int,
+) -> bool:
+    """Whether matching would fill `quantity` completely: within the price limit and before
+    reaching one of the user's own orders (where self-trade prevention would stop it)."""
+    needed = quantity
+    for key in reversed(maker_keys):
+        if key < key_limit:
+            return False
+        for maker in maker_levels[key * sign].orders:
+            leaves = maker[4]
+            if leaves:
+                if maker[1] == user_id:
+                    return False
+                needed -= leaves
+                if needed <= 0:
+                    return True
+    return False
+
+
+def _level_snapshot(price: int, level: _Level) -> list[Any]:
+    return [price, [[o[0], o[1], o[4], o[5]] for o in level.orders if o[4]]]

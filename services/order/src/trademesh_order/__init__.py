@@ -1,0 +1,1 @@
+"""Order entry for the trademesh exchange: validation, risk reservations, order state, positions."""

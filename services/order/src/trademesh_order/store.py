@@ -1,0 +1,416 @@
+"""SQL for order entry's tables. Functions take a connection so callers own the transaction;
+they return domain records, never raw rows."""
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from trademesh_order.instruments import Instrument
+from trademesh_order.orders import (
+    Account,
+    Fill,
+    NewOrder,
+    Order,
+    OrderType,
+    Position,
+    Side,
+    TimeInForce,
+)
+from trademesh_order.states import OPEN_STATUSES, OrderStatus
+
+_OPEN_STATUSES = sorted(OPEN_STATUSES)
+
+_INSTRUMENT_COLUMNS = "symbol, tick_size, lot_size, reference_price, price_band_percent, last_price"
+
+_ORDER_COLUMNS = """
+    order_id, user_id, client_order_id, symbol, side, type, time_in_force, quantity, price,
+    limit_price, status, filled_quantity, filled_notional, average_fill_price, reserved_cash,
+    reserved_quantity, reason, command_id, created_at, updated_at
+"""
+
+_FILL_COLUMNS = """
+    execution_id, order_id, user_id, trade_id, symbol, side, quantity, price, liquidity, created_at
+"""
+
+
+def _instrument(row: asyncpg.Record) -> Instrument:
+    return Instrument(
+        symbol=row["symbol"],
+        tick_size=row["tick_size"],
+        lot_size=row["lot_size"],
+        reference_price=row["reference_price"],
+        price_band_percent=row["price_band_percent"],
+        last_price=row["last_price"],
+    )
+
+
+def _order(row: asyncpg.Record) -> Order:
+    return Order(
+        order_id=row["order_id"],
+        user_id=row["user_id"],
+        client_order_id=row["client_order_id"],
+        symbol=row["symbol"],
+        side=Side(row["side"]),
+        type=OrderType(row["type"]),
+        time_in_force=TimeInForce(row["time_in_force"]),
+        quantity=row["quantity"],
+        price=row["price"],
+        limit_price=row["limit_price"],
+        status=OrderStatus(row["status"]),
+        filled_quantity=row["filled_quantity"],
+        filled_notional=row["filled_notional"],
+        average_fill_price=row["average_fill_price"],
+        reserved_cash=row["reserved_cash"],
+        reserved_quantity=row["reserved_quantity"],
+        reason=row["reason"],
+        command_id=row["command_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _fill(row: asyncpg.Record) -> Fill:
+    return Fill(
+        execution_id=row["execution_id"],
+        order_id=row["order_id"],
+        user_id=row["user_id"],
+        trade_id=row["trade_id"],
+        symbol=row["symbol"],
+        side=Side(row["side"]),
+        quantity=row["quantity"],
+        price=row["price"],
+        liquidity=row["liquidity"],
+        created_at=row["created_at"],
+    )
+
+
+# --- instruments -------------------------------------------------------------------------
+
+
+async def get_instrument(conn: asyncpg.Connection, symbol: str) -> Instrument | None:
+    row = await conn.fetchrow(
+        f"SELECT {_INSTRUMENT_COLUMNS} FROM instruments WHERE symbol = $1", symbol
+    )
+    return None if row is None else _instrument(row)
+
+
+async def list_instruments(conn: asyncpg.Connection) -> list[Instrument]:
+    rows = await conn.fetch(f"SELECT {_INSTRUMENT_COLUMNS} FROM instruments ORDER BY symbol")
+    return [_instrument(row) for row in rows]
+
+
+async def record_last_price(
+    conn: asyncpg.Connection, symbol: str, price: Decimal, traded_at: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE instruments SET last_price = $2, last_trade_at = $3 WHERE symbol = $1",
+        symbol,
+        price,
+        traded_at,
+    )
+
+
+# --- accounts and positions --------------------------------------------------------------
+
+
+async def ensure_account(
+    conn: asyncpg.Connection,
+    user_id: str,
+    starting_cash: Decimal,
+    starting_positions: Mapping[str, int],
+) -> bool:
+    """Opens the user's paper account if it has none; True when it was opened now.
+
+    Starting positions cost their instrument's reference price.
+    """
+    opened = await conn.fetchval(
+        "INSERT INTO accounts (user_id, cash) VALUES ($1, $2)"
+        " ON CONFLICT (user_id) DO NOTHING RETURNING true",
+        user_id,
+        starting_cash,
+    )
+    if not opened:
+        return False
+    if starting_positions:
+        await conn.execute(
+            "INSERT INTO positions (user_id, symbol, quantity, average_price)"
+            " SELECT $1, i.symbol, s.quantity, i.reference_price"
+            " FROM unnest($2::text[], $3::bigint[]) AS s (symbol, quantity)"
+            " JOIN instruments i ON i.symbol = s.symbol",
+            user_id,
+            list(starting_positions),
+            list(starting_positions.values()),
+        )
+    return True
+
+
+async def lock_account(conn: asyncpg.Connection, user_id: str) -> Account:
+    """The account, locked until the transaction ends: one user's orders take turns."""
+    row = await conn.fetchrow(
+        "SELECT user_id, cash, reserved_cash FROM accounts WHERE user_id = $1 FOR UPDATE",
+        user_id,
+    )
+    if row is None:
+        raise LookupError(f"no account for user {user_id}")
+    return Account(row["user_id"], row["cash"], row["reserved_cash"])
+
+
+async def get_account(conn: asyncpg.Connection, user_id: str) -> Account | None:
+    row = await conn.fetchrow(
+        "SELECT user_id, cash, reserved_cash FROM accounts WHERE user_id = $1", user_id
+    )
+    return None if row is None else Account(row["user_id"], row["cash"], row["reserved_cash"])
+
+
+async def change_account(
+    conn: asyncpg.Connection, user_id: str, cash_change: Decimal, reserved_change: Decimal
+) -> None:
+    await conn.execute(
+        "UPDATE accounts SET cash = cash + $2, reserved_cash = reserved_cash + $3"
+        " WHERE user_id = $1",
+        user_id,
+        cash_change,
+        reserved_change,
+    )
+
+
+async def lock_position(conn: asyncpg.Connection, user_id: str, symbol: str) -> Position:
+    """The position, created empty if missing, locked until the transaction ends.
+
+    The no-op DO UPDATE makes the upsert lock and return an existing row in one statement.
+    """
+    row = await conn.fetchrow(
+        "INSERT INTO positions (user_id, symbol) VALUES ($1, $2)"
+        " ON CONFLICT (user_id, symbol) DO UPDATE SET quantity = positions.quantity"
+        " RETURNING symbol, quantity, reserved_quantity, average_price",
+        user_id,
+        symbol,
+    )
+    assert row is not None
+    return Position(row["symbol"], row["quantity"], row["reserved_quantity"], row["average_price"])
+
+
+async def update_position(
+    conn: asyncpg.Connection,
+    user_id: str,
+    symbol: str,
+    *,
+    quantity: int,
+    reserved_quantity: int,
+    average_price: Decimal,
+) -> None:
+    await conn.execute(
+        "UPDATE positions SET quantity = $3, reserved_quantity = $4, average_price = $5"
+        " WHERE user_id = $1 AND symbol = $2",
+        user_id,
+        symbol,
+        quantity,
+        reserved_quantity,
+        average_price,
+    )
+
+
+async def change_reserved_quantity(
+    conn: asyncpg.Connection, user_id: str, symbol: str, change: int
+) -> None:
+    await conn.execute(
+        "UPDATE positions SET reserved_quantity = reserved_quantity + $3"
+        " WHERE user_id = $1 AND symbol = $2",
+        user_id,
+        symbol,
+        change,
+    )
+
+
+async def list_positions(conn: asyncpg.Connection, user_id: str) -> list[Position]:
+    rows = await conn.fetch(
+        "SELECT symbol, quantity, reserved_quantity, average_price FROM positions"
+        " WHERE user_id = $1 AND (quantity <> 0 OR reserved_quantity <> 0) ORDER BY symbol",
+        user_id,
+    )
+    return [
+        Position(r["symbol"], r["quantity"], r["reserved_quantity"], r["average_price"])
+        for r in rows
+    ]
+
+
+# --- orders ------------------------------------------------------------------------------
+
+
+async def insert_order(
+    conn: asyncpg.Connection,
+    order_id: str,
+    order: NewOrder,
+    *,
+    limit_price: Decimal,
+    reserved_cash: Decimal,
+    reserved_quantity: int,
+    command_id: str,
+) -> Order:
+    row = await conn.fetchrow(
+        f"""
+        INSERT INTO orders (
+            order_id, user_id, client_order_id, symbol, side, type, time_in_force, quantity,
+            price, limit_price, status, reserved_cash, reserved_quantity, command_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+        RETURNING {_ORDER_COLUMNS}
+        """,
+        order_id,
+        order.user_id,
+        order.client_order_id,
+        order.symbol,
+        order.side.value,
+        order.type.value,
+        order.time_in_force.value,
+        order.quantity,
+        order.price,
+        limit_price,
+        OrderStatus.PENDING_NEW.value,
+        reserved_cash,
+        reserved_quantity,
+        command_id,
+    )
+    assert row is not None
+    return _order(row)
+
+
+async def find_by_client_order_id(
+    conn: asyncpg.Connection, user_id: str, client_order_id: str
+) -> Order | None:
+    row = await conn.fetchrow(
+        f"SELECT {_ORDER_COLUMNS} FROM orders WHERE user_id = $1 AND client_order_id = $2",
+        user_id,
+        client_order_id,
+    )
+    return None if row is None else _order(row)
+
+
+async def get_order(
+    conn: asyncpg.Connection, order_id: str, *, user_id: str | None = None, lock: bool = False
+) -> Order | None:
+    """The order, only if it belongs to `user_id` when given; optionally locked."""
+    query = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id = $1"
+    args: list[object] = [order_id]
+    if user_id is not None:
+        query += " AND user_id = $2"
+        args.append(user_id)
+    if lock:
+        query += " FOR UPDATE"
+    row = await conn.fetchrow(query, *args)
+    return None if row is None else _order(row)
+
+
+async def list_orders(
+    conn: asyncpg.Connection,
+    user_id: str,
+    *,
+    symbol: str | None,
+    open_only: bool,
+    before_seq: int | None,
+    limit: int,
+) -> list[tuple[int, Order]]:
+    """Newest first, each with its sequence number (the page token's cursor)."""
+    conditions = ["user_id = $1"]
+    args: list[object] = [user_id]
+    if symbol:
+        args.append(symbol)
+        conditions.append(f"symbol = ${len(args)}")
+    if open_only:
+        args.append(_OPEN_STATUSES)
+        conditions.append(f"status = ANY(${len(args)}::text[])")
+    if before_seq is not None:
+        args.append(before_seq)
+        conditions.append(f"seq < ${len(args)}")
+    args.append(limit)
+    rows = await conn.fetch(
+        f"SELECT seq, {_ORDER_COLUMNS} FROM orders WHERE {' AND '.join(conditions)}"
+        f" ORDER BY seq DESC LIMIT ${len(args)}",
+        *args,
+    )
+    return [(row["seq"], _order(row)) for row in rows]
+
+
+async def update_order_after_report(
+    conn: asyncpg.Connection,
+    order_id: str,
+    *,
+    status: OrderStatus,
+    filled_quantity: int,
+    filled_notional: Decimal,
+    average_fill_price: Decimal | None,
+    reserved_cash: Decimal,
+    reserved_quantity: int,
+    reason: str,
+) -> Order:
+    row = await conn.fetchrow(
+        f"""
+        UPDATE orders SET status = $2, filled_quantity = $3, filled_notional = $4,
+            average_fill_price = $5, reserved_cash = $6, reserved_quantity = $7, reason = $8,
+            updated_at = now()
+        WHERE order_id = $1
+        RETURNING {_ORDER_COLUMNS}
+        """,
+        order_id,
+        status.value,
+        filled_quantity,
+        filled_notional,
+        average_fill_price,
+        reserved_cash,
+        reserved_quantity,
+        reason,
+    )
+    assert row is not None
+    return _order(row)
+
+
+# --- fills and applied executions --------------------------------------------------------
+
+
+async def insert_fill(conn: asyncpg.Connection, fill: Fill) -> None:
+    await conn.execute(
+        f"INSERT INTO fills ({_FILL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        fill.execution_id,
+        fill.order_id,
+        fill.user_id,
+        fill.trade_id,
+        fill.symbol,
+        fill.side.value,
+        fill.quantity,
+        fill.price,
+        fill.liquidity,
+        fill.created_at,
+    )
+
+
+async def list_fills(
+    conn: asyncpg.Connection, user_id: str, *, order_id: str | None, limit: int
+) -> list[Fill]:
+    if order_id is not None:
+        rows = await conn.fetch(
+            f"SELECT {_FILL_COLUMNS} FROM fills WHERE user_id = $1 AND order_id = $2"
+            " ORDER BY created_at, execution_id LIMIT $3",
+            user_id,
+            order_id,
+            limit,
+        )
+    else:
+        rows = await conn.fetch(
+            f"SELECT {_FILL_COLUMNS} FROM fills WHERE user_id = $1"
+            " ORDER BY created_at DESC, execution_id LIMIT $2",
+            user_id,
+            limit,
+        )
+    return [_fill(row) for row in rows]
+
+
+async def claim_execution(conn: asyncpg.Connection, execution_id: str, order_id: str) -> bool:
+    """Records the report as applied; False when it already was (a redelivery)."""
+    claimed = await conn.fetchval(
+        "INSERT INTO applied_executions (execution_id, order_id) VALUES ($1, $2)"
+        " ON CONFLICT (execution_id) DO NOTHING RETURNING true",
+        execution_id,
+        order_id,
+    )
+    return bool(claimed)
