@@ -4,6 +4,7 @@ import gc
 import json
 
 import pytest
+
 from trademesh_matching.book import (
     BUY,
     FOK,
@@ -13,8 +14,8 @@ from trademesh_matching.book import (
     MARKET,
     SELL,
     Accepted,
-    CancelRejected,
     Cancelled,
+    CancelRejected,
     Fill,
     LevelChanged,
     OrderBook,
@@ -43,7 +44,9 @@ def of_type(events: list, kind: type) -> list:
 
 def fills(events: list) -> list[tuple[str, str, int, int]]:
     """(maker, taker, price, quantity) of each fill."""
-    return [(f.maker_order_id, f.taker_order_id, f.price, f.quantity) for f in of_type(events, Fill)]
+    return [
+        (f.maker_order_id, f.taker_order_id, f.price, f.quantity) for f in of_type(events, Fill)
+    ]
 
 
 @pytest.fixture

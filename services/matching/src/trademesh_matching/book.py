@@ -37,6 +37,7 @@ measures both that and the interpreter defaults.
 
 from bisect import bisect_left, insort
 from collections import deque
+from itertools import pairwise
 from typing import Any, Final, NamedTuple
 
 # --- protobuf enum values -------------------------------------------------------------------
@@ -436,7 +437,7 @@ class OrderBook:
                 keys.append(price if side == BUY else -price)
             # Snapshots list levels best first; the keys want best last, strictly increasing.
             keys.reverse()
-            if any(a >= b for a, b in zip(keys, keys[1:], strict=False)):
+            if any(a >= b for a, b in pairwise(keys)):
                 raise ValueError(f"{name} levels out of order")
         bid, ask = book.best_bid(), book.best_ask()
         if bid is not None and ask is not None and bid >= ask:

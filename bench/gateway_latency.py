@@ -1,0 +1,160 @@
+"""Benchmark (c): gateway POST → fill on the WebSocket, at a fixed offered rate.
+
+Starts the devstack and the mesh (gateway, order, matching as local
+processes), then a maker and a taker: the maker rests a sell, the taker
+crosses it, open-loop at `--rate` orders/s in total for `--seconds`. Reports
+the taker's latency from sending its POST to receiving its fill on its
+WebSocket, and the POST → 202 latency. Prints one JSON object.
+
+    uv run python bench/gateway_latency.py [--rate 500] [--seconds 10]
+"""
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import websockets
+from matching_kafka import machine  # a sibling script: bench/ is on sys.path
+
+from trademesh_devstack.mesh import Mesh
+from trademesh_devstack.stack import DevStack
+
+PRICE = "150.00"
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    if not samples:
+        return {}
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
+
+    return {
+        "p50_ms": at(0.50),
+        "p90_ms": at(0.90),
+        "p99_ms": at(0.99),
+        "max_ms": round(ordered[-1] * 1000, 2),
+        "mean_ms": round(statistics.fmean(ordered) * 1000, 2),
+    }
+
+
+async def run(base_url: str, rate: float, seconds: float) -> dict:
+    users = {role: f"bench-{role}-{uuid.uuid4().hex[:6]}" for role in ("maker", "taker")}
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    clients = {
+        role: httpx.AsyncClient(
+            base_url=base_url + "/api/v1",
+            headers={"X-Trademesh-User": user},
+            limits=limits,
+            timeout=10,
+        )
+        for role, user in users.items()
+    }
+    fill_seen: dict[str, float] = {}
+    ws_url = base_url.replace("http://", "ws://") + "/api/v1/ws"
+    taker_ws = await websockets.connect(
+        ws_url, additional_headers={"X-Trademesh-User": users["taker"]}
+    )
+    await taker_ws.recv()  # hello: the subscription is live
+
+    async def read_fills() -> None:
+        async for raw in taker_ws:
+            message = json.loads(raw)
+            if message["type"] == "fill":
+                fill_seen.setdefault(message["fill"]["order_id"], time.perf_counter())
+
+    reader = asyncio.create_task(read_fills())
+    sent_at: dict[str, float] = {}
+    accept_latency: list[float] = []
+    errors = 0
+
+    async def place(role: str, side: str) -> None:
+        nonlocal errors
+        started = time.perf_counter()
+        try:
+            response = await clients[role].post(
+                "/orders",
+                json={
+                    "symbol": "AAPL",
+                    "side": side,
+                    "type": "limit",
+                    "quantity": 1,
+                    "price": PRICE,
+                },
+            )
+        except httpx.HTTPError:
+            errors += 1
+            return
+        if response.status_code != 202:
+            errors += 1
+            return
+        accept_latency.append(time.perf_counter() - started)
+        if role == "taker":
+            sent_at[response.json()["order_id"]] = started
+
+    # Open loop: requests leave on schedule whether or not earlier ones have finished.
+    pairs = int(rate * seconds / 2)
+    interval = 2 / rate
+    tasks = []
+    begin = time.perf_counter()
+    for n in range(pairs):
+        delay = begin + n * interval - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(place("maker", "sell")))
+        await asyncio.sleep(interval / 2)
+        tasks.append(asyncio.create_task(place("taker", "buy")))
+    await asyncio.gather(*tasks)
+    offered_seconds = time.perf_counter() - begin
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not set(sent_at) <= set(fill_seen):
+        await asyncio.sleep(0.1)
+    reader.cancel()
+    await taker_ws.close()
+    for client in clients.values():
+        await client.aclose()
+
+    fill_latency = [fill_seen[o] - t for o, t in sent_at.items() if o in fill_seen]
+    return {
+        "offered_orders_per_second": rate,
+        "achieved_orders_per_second": round(2 * pairs / offered_seconds, 1),
+        "orders": 2 * pairs,
+        "errors": errors,
+        "fills_received": len(fill_latency),
+        "fills_missing": len(sent_at) - len(fill_latency),
+        "post_to_fill_on_websocket": percentiles(fill_latency),
+        "post_to_202": percentiles(accept_latency),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=500)
+    parser.add_argument("--seconds", type=float, default=10)
+    args = parser.parse_args()
+    with DevStack() as stack, tempfile.TemporaryDirectory() as tmp:
+        mesh = Mesh(
+            stack,
+            Path(tmp),
+            extra_env={
+                "order": {"TRADEMESH_PAPER_STARTING_POSITIONS": "AAPL:1000000"},
+                **{name: {"TRADEMESH_LOG_LEVEL": "WARNING"} for name in ("gateway", "matching")},
+            },
+        )
+        try:
+            mesh.start()
+            result = asyncio.run(run(mesh.gateway_url, args.rate, args.seconds))
+        finally:
+            mesh.stop()
+    print(json.dumps({"benchmark": "gateway_latency", **result, "machine": machine()}))
+
+
+if __name__ == "__main__":
+    main()
