@@ -9,6 +9,7 @@ books from the last snapshot plus a replay up to the committed offset, then
 re-processes the batch with the same deterministic ids.
 """
 
+import gc
 import logging
 import threading
 import time
@@ -26,6 +27,7 @@ from trademesh_common.kafka import (
     consumer_config,
     dead_letter_headers,
     dead_letter_topic,
+    drain,
     producer_config,
 )
 from trademesh_common.metrics import LATENCY_BUCKETS
@@ -125,7 +127,7 @@ class MatchingProcessor:
         )
         try:
             while not self._stop.is_set():
-                messages = self._consumer.consume(self._settings.batch_size, 0.05)
+                messages = drain(self._consumer, self._settings.batch_size, 0.05)
                 if messages:
                     self._process_with_retry(messages)
                 self._maybe_snapshot()
@@ -140,6 +142,10 @@ class MatchingProcessor:
         for tp in partitions:
             self._engines[tp.partition] = self._recover(tp.partition)
             self._refresh_depth(self._engines[tp.partition])
+        # The books are long-lived: move them out of the cyclic collector's sight so its
+        # full collections do not stall matching (the book makes no reference cycles).
+        gc.collect()
+        gc.freeze()
         self.ready.set()
         log.info("partitions assigned", extra={"partitions": [tp.partition for tp in partitions]})
 
