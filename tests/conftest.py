@@ -12,6 +12,7 @@ import pytest
 import websockets
 
 from trademesh_devstack.mesh import Mesh
+from trademesh_devstack.stack import DevStack
 
 # Sellers need something to sell: paper accounts start with these positions in the tests.
 STARTING_POSITIONS = ",".join(
@@ -22,9 +23,12 @@ DEADLINE_SECONDS = 20.0
 
 
 @pytest.fixture(scope="session")
-def mesh(devstack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    # A stack of its own: other suites leave resting orders on the shared stack's
+    # `orders` topic, and the mesh's matching would trade against them.
+    stack = DevStack().start()
     running = Mesh(
-        devstack,
+        stack,
         tmp_path_factory.mktemp("mesh"),
         extra_env={"order": {"TRADEMESH_PAPER_STARTING_POSITIONS": STARTING_POSITIONS}},
     )
@@ -33,6 +37,7 @@ def mesh(devstack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Me
         yield running
     finally:
         running.stop()
+        stack.stop()
 
 
 class Trader:

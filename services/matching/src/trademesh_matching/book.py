@@ -232,14 +232,15 @@ class OrderBook:
         quantity: int,
         price: int,
     ) -> None:
-        """Matches an incoming order and rests (GTC limit) or cancels what is left of it."""
+        """Matches an incoming order, then rests (GTC limit) or cancels what is left of it."""
+        orders = self._orders
         if not (
             (side == BUY or side == SELL)
             and (order_type == LIMIT or order_type == MARKET)
             and (tif == GTC or tif == IOC or tif == FOK)
             and quantity > 0
             and (price > 0 or (price == 0 and order_type == MARKET))
-            and order_id not in self._orders
+            and order_id not in orders
         ):
             self._reject(order_id, user_id, side, order_type, tif, quantity, price)
             return
@@ -247,30 +248,28 @@ class OrderBook:
         append = events.append
         append(_new(Accepted, (order_id, user_id, side, order_type, tif, quantity, price)))
 
-        # Work in "key" space for the opposite (maker) side, where the best level is the
-        # largest key and a level is acceptable when its key >= key_limit.
+        # The maker side in "key" space, where its best level is the largest key and a level
+        # is acceptable to this order when its key >= key_limit.
         if side == BUY:
             maker_keys = self._ask_keys
-            maker_levels = self._asks
-            sign = -1
             key_limit = -price if price else _UNBOUNDED
+            own_levels = self._bids
         else:
             maker_keys = self._bid_keys
-            maker_levels = self._bids
-            sign = 1
             key_limit = price  # 0 for an unbounded market sell: every bid passes
+            own_levels = self._asks
 
         if not maker_keys or maker_keys[-1] < key_limit:
             # Nothing to match. Mostly a limit order that rests: the hot path, so inlined.
             if order_type == LIMIT and tif == GTC:
-                level = (self._bids if side == BUY else self._asks).get(price)
+                level = own_levels.get(price)
                 if level is None:
                     level = self._add_level(side, price)
                 order = [order_id, user_id, side, price, quantity, quantity]
                 level.orders.append(order)
                 level.count += 1
                 total = level.total = level.total + quantity
-                self._orders[order_id] = order
+                orders[order_id] = order
                 append(_new(LevelChanged, (side, price, total)))
                 return
             if tif == FOK:
@@ -282,6 +281,14 @@ class OrderBook:
             append(_new(Cancelled, (order_id, user_id, side, price, quantity, 0, reason)))
             return
 
+        if side == BUY:
+            maker_levels = self._asks
+            maker_side = SELL
+            sign = -1  # ask keys are negated prices
+        else:
+            maker_levels = self._bids
+            maker_side = BUY
+            sign = 1
         if tif == FOK and not _fok_fillable(
             maker_keys, maker_levels, sign, key_limit, user_id, quantity
         ):
@@ -293,9 +300,91 @@ class OrderBook:
             )
             return
 
-        remaining, self_trade, level_events = self._match(
-            order_id, user_id, side, quantity, maker_keys, maker_levels, sign, key_limit, append
-        )
+        # Match: best level first, oldest order first, each trade at the maker's price.
+        # LevelChanged events wait in level_events: they go out after fills and cancel.
+        remaining = quantity
+        level_events = []
+        self_trade = False
+        while maker_keys:
+            key = maker_keys[-1]
+            if key < key_limit:
+                break
+            maker_price = key * sign
+            level = maker_levels[maker_price]
+            queue = level.orders
+            total = start_total = level.total
+            count = level.count
+            while True:  # the level has a live order, maybe behind tombstones
+                maker = queue[0]
+                leaves = maker[4]
+                if not leaves:
+                    queue.popleft()  # cancelled earlier
+                    continue
+                if maker[1] == user_id:
+                    self_trade = True  # cancel newest: the maker stays, the taker stops
+                    break
+                if leaves <= remaining:  # the maker is done
+                    remaining -= leaves
+                    total -= leaves
+                    count -= 1
+                    maker[4] = 0
+                    queue.popleft()
+                    del orders[maker[0]]
+                    append(
+                        _new(
+                            Fill,
+                            (
+                                maker[0],
+                                maker[1],
+                                order_id,
+                                user_id,
+                                maker_price,
+                                leaves,
+                                0,
+                                remaining,
+                                side,
+                                maker[5],
+                                quantity - remaining,
+                            ),
+                        )
+                    )
+                    if not (count and remaining):
+                        break
+                else:  # the taker is done; the maker stays at the front with less
+                    leaves -= remaining
+                    maker[4] = leaves
+                    total -= remaining
+                    append(
+                        _new(
+                            Fill,
+                            (
+                                maker[0],
+                                maker[1],
+                                order_id,
+                                user_id,
+                                maker_price,
+                                remaining,
+                                leaves,
+                                0,
+                                side,
+                                maker[5] - leaves,
+                                quantity,
+                            ),
+                        )
+                    )
+                    remaining = 0
+                    break
+            if total != start_total:
+                level_events.append(_new(LevelChanged, (maker_side, maker_price, total)))
+            if count:
+                level.total = total
+                level.count = count
+            else:
+                maker_keys.pop()
+                del maker_levels[maker_price]
+            if self_trade or not remaining:
+                break
+
         if remaining:
             if self_trade:
                 reason = REASON_SELF_TRADE_PREVENTED
@@ -318,18 +407,13 @@ class OrderBook:
     def cancel(self, order_id: str) -> None:
         """Removes a resting order; an unknown (or already finished) id gets CancelRejected."""
         order = self._orders.pop(order_id, None)
-        append = self.events.append
         if order is None:
-            append(_new(CancelRejected, (order_id, REASON_UNKNOWN_ORDER)))
+            self.events.append(_new(CancelRejected, (order_id, REASON_UNKNOWN_ORDER)))
             return
+        append = self.events.append
         _, user_id, side, price, leaves, original = order
         order[4] = 0  # tombstone: matching, snapshots and compaction skip it
-        if side == BUY:
-            levels = self._bids
-            key = price
-        else:
-            levels = self._asks
-            key = -price
+        levels = self._bids if side == BUY else self._asks
         level = levels[price]
         total = level.total - leaves
         count = level.count - 1
@@ -344,11 +428,16 @@ class OrderBook:
             level.count = count
             queue = level.orders
             if len(queue) > (count << 1) + _COMPACT_SLACK:
-                # Mostly tombstones: rebuild so that a long-lived level cannot grow forever.
+                # Mostly tombstones: rebuild, so that a long-lived level cannot grow forever.
                 level.orders = deque([o for o in queue if o[4]])
         else:
             del levels[price]
-            keys = self._bid_keys if side == BUY else self._ask_keys
+            if side == BUY:
+                keys = self._bid_keys
+                key = price
+            else:
+                keys = self._ask_keys
+                key = -price
             if keys[-1] == key:
                 keys.pop()
             else:
@@ -507,109 +596,6 @@ class OrderBook:
         else:
             insort(keys, key)
         return level
-
-    def _match(
-        self,
-        order_id: str,
-        user_id: str,
-        side: int,
-        quantity: int,
-        maker_keys: list[int],
-        maker_levels: dict[int, _Level],
-        sign: int,
-        key_limit: int,
-        append: Any,
-    ) -> tuple[int, bool, list[LevelChanged]]:
-        """Fills the incoming order against the maker side, best level first, oldest first.
-
-        Emits the Fill events and returns the unfilled quantity, whether self-trade prevention
-        stopped the matching, and the LevelChanged events of the maker levels it changed.
-        """
-        orders = self._orders
-        maker_side = SELL if side == BUY else BUY
-        remaining = quantity
-        level_events: list[LevelChanged] = []
-        self_trade = False
-        while maker_keys:
-            key = maker_keys[-1]
-            if key < key_limit:
-                break
-            price = key * sign
-            level = maker_levels[price]
-            queue = level.orders
-            total = start_total = level.total
-            count = level.count
-            while True:  # the level has a live order, maybe behind some tombstones
-                maker = queue[0]
-                leaves = maker[4]
-                if not leaves:
-                    queue.popleft()  # cancelled earlier
-                    continue
-                if maker[1] == user_id:
-                    self_trade = True  # cancel newest: the maker stays, the taker stops
-                    break
-                if leaves <= remaining:  # the maker is done
-                    remaining -= leaves
-                    total -= leaves
-                    count -= 1
-                    maker[4] = 0
-                    queue.popleft()
-                    del orders[maker[0]]
-                    append(
-                        _new(
-                            Fill,
-                            (
-                                maker[0],
-                                maker[1],
-                                order_id,
-                                user_id,
-                                price,
-                                leaves,
-                                0,
-                                remaining,
-                                side,
-                                maker[5],
-                                quantity - remaining,
-                            ),
-                        )
-                    )
-                    if not (count and remaining):
-                        break
-                else:  # the taker is done, the maker stays at the front with less
-                    leaves -= remaining
-                    maker[4] = leaves
-                    total -= remaining
-                    append(
-                        _new(
-                            Fill,
-                            (
-                                maker[0],
-                                maker[1],
-                                order_id,
-                                user_id,
-                                price,
-                                remaining,
-                                leaves,
-                                0,
-                                side,
-                                maker[5] - leaves,
-                                quantity,
-                            ),
-                        )
-                    )
-                    remaining = 0
-                    break
-            if total != start_total:
-                level_events.append(_new(LevelChanged, (maker_side, price, total)))
-            if not count:
-                maker_keys.pop()
-                del maker_levels[price]
-            else:
-                level.total = total
-                level.count = count
-            if self_trade or not remaining:
-                break
-        return remaining, self_trade, level_events
 
     def _reject(
         self,
