@@ -402,6 +402,20 @@ def test_an_order_id_can_be_used_again_once_its_order_is_gone(asks):
     assert [f[0] for f in fills(drain(asks))] == ["a2", "a1"]
 
 
+def test_a_cancelled_order_still_queued_is_not_mistaken_for_a_new_order_with_its_id(book):
+    # s1's cancel leaves it queued (ahead of s2) until matching reaches it; by then "s1" names
+    # a new bid, which must neither trade as an ask nor lose its own place.
+    rest(book, "s1", "u1", SELL, 2, 10)
+    rest(book, "s2", "u2", SELL, 2, 10)
+    book.cancel("s1")
+    drain(book)
+    rest(book, "s1", "u3", BUY, 1, 5)
+    book.place("t", "u9", BUY, LIMIT, IOC, 3, 10)
+    assert fills(drain(book)) == [("s2", "t", 10, 2)]
+    assert book.order("s1") == RestingOrder("s1", "u3", BUY, 5, 1, 1)
+    book.check_invariants()
+
+
 # --- events ---------------------------------------------------------------------------------------
 def test_one_level_changed_per_level_per_operation_after_fills(book):
     for i in range(3):

@@ -13,26 +13,32 @@ things happened; the caller drains the list after each call (``book.events.clear
 Every event carries what is needed to build the execution reports and market data it causes
 (ids, user ids, leaves and cumulative quantities) without looking anything up.
 
-Layout and speed (the book is on the engine's hot path, aiming at ~1M operations/s):
+Layout and speed (the book is on the engine's hot path; bench/book_core.py measures it):
 
 * A side is a dict price -> `_Level` plus a sorted list of "keys" whose *last* element is the best
   price: bid keys are the prices, ask keys the negated prices. Best price is then ``keys[-1]``,
   removing an exhausted best level is ``keys.pop()``, and a new level near the touch is a cheap
   `insort` near the end of the list.
 * A level is a FIFO (deque) of orders plus running total quantity and live order count.
-* An order is a plain list ``[order_id, user_id, side, price, leaves, original]`` (indices below),
-  mutated in place on partial fills. Cancelling is O(1): the order leaves the id index and its
-  leaves are set to 0 (a tombstone); matching pops tombstones when it meets them at the front of
-  a level, and a level whose deque is mostly tombstones is compacted.
+* An order is an immutable tuple ``(order_id, user_id, side, price, original)``; its leaves
+  (the only thing that changes) live in a separate dict order id -> leaves. Cancelling is O(1):
+  the order leaves both dicts and its tuple stays in the level's deque as a tombstone, which
+  matching recognises (the id no longer maps to that very tuple) and pops when it meets it at
+  the front; a level whose deque is mostly tombstones is compacted.
 * Events are NamedTuples built with ``tuple.__new__`` in the hot paths, which skips the
   NamedTuple's Python-level ``__new__`` (about half the cost of a normal constructor call).
 
 Garbage collection: the book never creates reference cycles, so reference counting alone frees
-everything it drops and the cyclic collector has nothing to find here. It still walks every
-tracked container (each resting order is one) on a full collection, which with a large book
-takes milliseconds. The engine therefore calls ``gc.freeze()`` after start-up (and after loading
-a snapshot) and raises the generation-0 threshold or disables the collector; bench/book_core.py
-measures both that and the interpreter defaults.
+everything it drops and the cyclic collector has nothing to find here. It is also built to give
+the collector little to walk: an order tuple holds only strings and ints, so the first
+generation-0 collection it lives through untracks it for good, and the leaves dict (str -> int)
+is never tracked at all. What stays tracked is per level (a level object and its deque) plus the
+id index. (With a mutable list per order instead, every resting order stayed tracked and was
+walked again by each generation-1 and full collection; with a 30k-order book those pauses
+reached 10-30 ms, against about 3 ms at most with tuples, in bench/book_core.py.) The matching
+processor calls ``gc.collect(); gc.freeze()`` once its books are loaded, so collections never
+walk the start-up heap; running with the collector disabled is also safe for the book itself
+(its tuples then simply stay tracked, which costs nothing while nothing collects).
 """
 
 from bisect import bisect_left, insort
@@ -175,14 +181,8 @@ class RestingOrder(NamedTuple):
 # Builds a NamedTuple instance from a ready tuple without its Python-level __new__.
 _new = tuple.__new__
 
-# An order is a list [order_id, user_id, side, price, leaves, original]. The hot paths index it
-# with literal ints (constants would cost a global lookup each time); these names document them.
-_OID: Final = 0
-_UID: Final = 1
-_SIDE: Final = 2
-_PRICE: Final = 3
-_LEAVES: Final = 4
-_ORIGINAL: Final = 5
+# An order is a tuple (order_id, user_id, side, price, original): indices 0 to 4, written as
+# literal ints in the hot paths because a named constant costs a global lookup each time.
 
 # Key limit that every level passes: an unbounded market buy (ask keys are negated prices).
 _UNBOUNDED: Final = -(1 << 63)
@@ -197,7 +197,7 @@ class _Level:
     __slots__ = ("count", "orders", "total")
 
     def __init__(self) -> None:
-        self.orders: deque[list[Any]] = deque()  # may hold tombstones (leaves == 0)
+        self.orders: deque[tuple[Any, ...]] = deque()  # may hold tombstones (cancelled)
         self.total = 0  # sum of the live orders' leaves
         self.count = 0  # number of live orders
 
@@ -208,14 +208,24 @@ class OrderBook:
     Not thread-safe; one book is driven by one thread, like the engine's partition consumer.
     """
 
-    __slots__ = ("_ask_keys", "_asks", "_bid_keys", "_bids", "_orders", "events", "symbol")
+    __slots__ = (
+        "_ask_keys",
+        "_asks",
+        "_bid_keys",
+        "_bids",
+        "_leaves",
+        "_orders",
+        "events",
+        "symbol",
+    )
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
         # Events of the operations so far; the caller drains it (clear it in place, the book
         # holds on to this list object).
         self.events: list[Event] = []
-        self._orders: dict[str, list[Any]] = {}  # order id -> resting order
+        self._orders: dict[str, tuple[Any, ...]] = {}  # order id -> resting order
+        self._leaves: dict[str, int] = {}  # order id -> its leaves (same keys as _orders)
         self._bids: dict[int, _Level] = {}
         self._asks: dict[int, _Level] = {}
         self._bid_keys: list[int] = []  # bid prices ascending: best bid last
@@ -265,11 +275,12 @@ class OrderBook:
                 level = own_levels.get(price)
                 if level is None:
                     level = self._add_level(side, price)
-                order = [order_id, user_id, side, price, quantity, quantity]
+                order = (order_id, user_id, side, price, quantity)
                 level.orders.append(order)
                 level.count += 1
                 total = level.total = level.total + quantity
                 orders[order_id] = order
+                self._leaves[order_id] = quantity
                 append(_new(LevelChanged, (side, price, total)))
                 return
             if tif == FOK:
@@ -289,8 +300,9 @@ class OrderBook:
             maker_levels = self._bids
             maker_side = BUY
             sign = 1
+        all_leaves = self._leaves
         if tif == FOK and not _fok_fillable(
-            maker_keys, maker_levels, sign, key_limit, user_id, quantity
+            orders, all_leaves, maker_keys, maker_levels, sign, key_limit, user_id, quantity
         ):
             append(
                 _new(
@@ -316,25 +328,26 @@ class OrderBook:
             count = level.count
             while True:  # the level has a live order, maybe behind tombstones
                 maker = queue[0]
-                leaves = maker[4]
-                if not leaves:
+                maker_id = maker[0]
+                if orders.get(maker_id) is not maker:
                     queue.popleft()  # cancelled earlier
                     continue
                 if maker[1] == user_id:
                     self_trade = True  # cancel newest: the maker stays, the taker stops
                     break
+                leaves = all_leaves[maker_id]
                 if leaves <= remaining:  # the maker is done
                     remaining -= leaves
                     total -= leaves
                     count -= 1
-                    maker[4] = 0
                     queue.popleft()
-                    del orders[maker[0]]
+                    del orders[maker_id]
+                    del all_leaves[maker_id]
                     append(
                         _new(
                             Fill,
                             (
-                                maker[0],
+                                maker_id,
                                 maker[1],
                                 order_id,
                                 user_id,
@@ -343,7 +356,7 @@ class OrderBook:
                                 0,
                                 remaining,
                                 side,
-                                maker[5],
+                                maker[4],
                                 quantity - remaining,
                             ),
                         )
@@ -352,13 +365,13 @@ class OrderBook:
                         break
                 else:  # the taker is done; the maker stays at the front with less
                     leaves -= remaining
-                    maker[4] = leaves
+                    all_leaves[maker_id] = leaves
                     total -= remaining
                     append(
                         _new(
                             Fill,
                             (
-                                maker[0],
+                                maker_id,
                                 maker[1],
                                 order_id,
                                 user_id,
@@ -367,7 +380,7 @@ class OrderBook:
                                 leaves,
                                 0,
                                 side,
-                                maker[5] - leaves,
+                                maker[4] - leaves,
                                 quantity,
                             ),
                         )
@@ -406,13 +419,14 @@ class OrderBook:
 
     def cancel(self, order_id: str) -> None:
         """Removes a resting order; an unknown (or already finished) id gets CancelRejected."""
+        # Its tuple stays in the level's deque as a tombstone: no longer what the id maps to.
         order = self._orders.pop(order_id, None)
         if order is None:
             self.events.append(_new(CancelRejected, (order_id, REASON_UNKNOWN_ORDER)))
             return
         append = self.events.append
-        _, user_id, side, price, leaves, original = order
-        order[4] = 0  # tombstone: matching, snapshots and compaction skip it
+        leaves = self._leaves.pop(order_id)
+        _, user_id, side, price, original = order
         levels = self._bids if side == BUY else self._asks
         level = levels[price]
         total = level.total - leaves
@@ -429,7 +443,8 @@ class OrderBook:
             queue = level.orders
             if len(queue) > (count << 1) + _COMPACT_SLACK:
                 # Mostly tombstones: rebuild, so that a long-lived level cannot grow forever.
-                level.orders = deque([o for o in queue if o[4]])
+                orders = self._orders
+                level.orders = deque([o for o in queue if orders.get(o[0]) is o])
         else:
             del levels[price]
             if side == BUY:
@@ -474,7 +489,10 @@ class OrderBook:
     def order(self, order_id: str) -> RestingOrder | None:
         """The resting order with this id, or None if it is not on the book."""
         order = self._orders.get(order_id)
-        return None if order is None else RestingOrder._make(order)
+        if order is None:
+            return None
+        _, user_id, side, price, original = order
+        return RestingOrder(order_id, user_id, side, price, self._leaves[order_id], original)
 
     def __len__(self) -> int:
         """Number of resting orders."""
@@ -491,8 +509,8 @@ class OrderBook:
         return {
             "format": SNAPSHOT_FORMAT,
             "symbol": self.symbol,
-            "bids": [_level_snapshot(p, self._bids[p]) for p in reversed(self._bid_keys)],
-            "asks": [_level_snapshot(-k, self._asks[-k]) for k in reversed(self._ask_keys)],
+            "bids": [self._level_snapshot(p, self._bids[p]) for p in reversed(self._bid_keys)],
+            "asks": [self._level_snapshot(-k, self._asks[-k]) for k in reversed(self._ask_keys)],
         }
 
     @classmethod
@@ -517,11 +535,12 @@ class OrderBook:
                         raise ValueError(f"bad quantities on order {order_id!r}")
                     if order_id in book._orders:
                         raise ValueError(f"duplicate order id {order_id!r}")
-                    order = [order_id, user_id, side, price, leaves, original]
+                    order = (order_id, user_id, side, price, original)
                     level.orders.append(order)
                     level.total += leaves
                     level.count += 1
                     book._orders[order_id] = order
+                    book._leaves[order_id] = leaves
                 levels[price] = level
                 keys.append(price if side == BUY else -price)
             # Snapshots list levels best first; the keys want best last, strictly increasing.
@@ -532,6 +551,12 @@ class OrderBook:
         if bid is not None and ask is not None and bid >= ask:
             raise ValueError("crossed book in snapshot")
         return book
+
+    def _level_snapshot(self, price: int, level: _Level) -> list[Any]:
+        orders = self._orders
+        leaves = self._leaves
+        live = [o for o in level.orders if orders.get(o[0]) is o]
+        return [price, [[o[0], o[1], leaves[o[0]], o[4]] for o in live]]
 
     # --- checks --------------------------------------------------------------------------------
     def check_invariants(self) -> None:
@@ -544,17 +569,18 @@ class OrderBook:
             assert keys == sorted(set(keys)), "keys not strictly ascending"
             assert sorted(k * sign for k in keys) == sorted(levels), "keys do not match levels"
             for price, level in levels.items():
-                live = [o for o in level.orders if o[4]]
+                live = [o for o in level.orders if self._orders.get(o[0]) is o]
                 assert live, f"empty level {side}/{price}"
                 assert level.count == len(live), f"count mismatch at {side}/{price}"
-                assert level.total == sum(o[4] for o in live), f"total mismatch {side}/{price}"
-                for o in live:
+                leaves = [self._leaves[o[0]] for o in live]
+                assert level.total == sum(leaves), f"total mismatch {side}/{price}"
+                for o, o_leaves in zip(live, leaves, strict=True):
                     assert o[2] == side and o[3] == price, f"misplaced order {o[0]}"
-                    assert 0 < o[4] <= o[5], f"bad quantities on {o[0]}"
-                    assert self._orders.get(o[0]) is o, f"order {o[0]} not indexed"
+                    assert 0 < o_leaves <= o[4], f"bad quantities on {o[0]}"
                     assert o[0] not in seen, f"order {o[0]} twice"
                     seen.add(o[0])
         assert seen == set(self._orders), "index holds orders that are not on a level"
+        assert self._leaves.keys() == self._orders.keys(), "leaves and index disagree"
         bid, ask = self.best_bid(), self.best_ask()
         assert bid is None or ask is None or bid < ask, f"crossed book {bid} >= {ask}"
 
@@ -570,7 +596,7 @@ class OrderBook:
         append: Any,
     ) -> None:
         """Puts an order at the back of its level and emits that level's LevelChanged."""
-        order = [order_id, user_id, side, price, leaves, original]
+        order = (order_id, user_id, side, price, original)
         level = (self._bids if side == BUY else self._asks).get(price)
         if level is None:
             level = self._add_level(side, price)
@@ -578,6 +604,7 @@ class OrderBook:
         level.count += 1
         total = level.total = level.total + leaves
         self._orders[order_id] = order
+        self._leaves[order_id] = leaves
         append(_new(LevelChanged, (side, price, total)))
 
     def _add_level(self, side: int, price: int) -> _Level:
@@ -624,6 +651,8 @@ class OrderBook:
 
 
 def _fok_fillable(
+    orders: dict[str, tuple[Any, ...]],
+    all_leaves: dict[str, int],
     maker_keys: list[int],
     maker_levels: dict[int, _Level],
     sign: int,
@@ -638,15 +667,10 @@ def _fok_fillable(
         if key < key_limit:
             return False
         for maker in maker_levels[key * sign].orders:
-            leaves = maker[4]
-            if leaves:
+            if orders.get(maker[0]) is maker:  # not a tombstone
                 if maker[1] == user_id:
                     return False
-                needed -= leaves
+                needed -= all_leaves[maker[0]]
                 if needed <= 0:
                     return True
     return False
-
-
-def _level_snapshot(price: int, level: _Level) -> list[Any]:
-    return [price, [[o[0], o[1], o[4], o[5]] for o in level.orders if o[4]]]
