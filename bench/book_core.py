@@ -42,7 +42,6 @@ Prints one JSON object on stdout (progress on stderr).
 import argparse
 import gc
 import json
-import os
 import platform
 import random
 import statistics
@@ -51,6 +50,8 @@ import time
 from array import array
 from collections import Counter
 from typing import Any
+
+from machine import machine  # bench/ is on sys.path when a script runs
 
 from trademesh_matching.book import (
     BUY,
@@ -315,25 +316,6 @@ def run_mode(mode: str, ops: tuple[Op, ...], repeat: int) -> dict[str, Any]:
             "held_by_book_at_end": tracked_with_book - tracked_after,
             "left_behind_by_runs": tracked_after - tracked_before,
         },
-    }
-
-
-def machine() -> dict[str, Any]:
-    model = "unknown"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "nproc": len(os.sched_getaffinity(0)),
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model,
-        "platform": platform.platform(),
-        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 
 

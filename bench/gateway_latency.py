@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import websockets
-from matching_kafka import machine  # a sibling script: bench/ is on sys.path
+from machine import machine  # bench/ is on sys.path when a script runs
 
 from trademesh_devstack.mesh import Mesh
 from trademesh_devstack.stack import DevStack

@@ -11,7 +11,6 @@ committed in Kafka transactions (exactly-once). Prints one JSON object.
 import argparse
 import json
 import os
-import platform
 import random
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
+from machine import machine  # bench/ is on sys.path when a script runs
 
 from trademesh.events.v1 import orders_pb2
 from trademesh_devstack._proc import ManagedProcess, free_port, wait_for
@@ -68,18 +68,6 @@ def commands(count: int, seed: int = 1) -> Iterator[orders_pb2.OrderCommand]:
                 price_ticks=0 if market else price,
             ),
         )
-
-
-def machine() -> dict:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return {"cpus": os.cpu_count(), "cpu_model": model, "python": platform.python_version()}
 
 
 def main() -> None:
