@@ -1,44 +1,27 @@
-"""Opaque page tokens: a position in one listing, which the client hands back unchanged.
+"""Page sizes and tokens for the feeds and comment threads (keyset on sequence numbers)."""
 
-A token names its listing (a ticker's feed, a post's comments) so that it cannot be
-replayed against another one, and the sequence number of the last row served.
-"""
-
-import base64
-import binascii
-
+from trademesh_common import paging
 from trademesh_social.errors import InvalidRequest
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-_VERSION = "v1"
 
 
 def page_size(requested: int) -> int:
-    """0 means the default; anything above the maximum is served as the maximum."""
-    if requested < 0:
-        raise InvalidRequest(f"limit must not be negative, got {requested}")
-    if requested == 0:
-        return DEFAULT_PAGE_SIZE
-    return min(requested, MAX_PAGE_SIZE)
+    try:
+        return paging.page_size(requested, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    except ValueError as error:
+        raise InvalidRequest(str(error)) from None
 
 
 def encode_page_token(listing: str, last_seq: int) -> str:
-    raw = f"{_VERSION}|{listing}|{last_seq}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return paging.encode_page_token(listing, last_seq)
 
 
 def decode_page_token(listing: str, token: str) -> int | None:
     """The sequence number to continue from (None for the first page)."""
-    if not token:
-        return None
-    invalid = InvalidRequest("page_token is not valid for this listing")
     try:
-        text = base64.urlsafe_b64decode((token + "=" * (-len(token) % 4)).encode()).decode()
-    except (binascii.Error, UnicodeError, ValueError):
-        raise invalid from None
-    version, _, rest = text.partition("|")
-    token_listing, _, seq = rest.rpartition("|")
-    if version != _VERSION or token_listing != listing or not seq.isdigit():
-        raise invalid
-    return int(seq)
+        position = paging.decode_page_token(listing, token, 1)
+    except paging.InvalidPageToken as error:
+        raise InvalidRequest(str(error)) from None
+    return None if position is None else position[0]
