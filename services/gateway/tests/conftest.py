@@ -267,6 +267,8 @@ def gateway_for(settings_for: Callable[..., GatewaySettings]) -> GatewayFactory:
             settings.matching_target,
             settings.tls,
             settings.grpc_timeout_seconds,
+            social_target=settings.social_target,
+            news_target=settings.news_target,
         )
         app = create_app(settings, backends=backends, registry=registry, health=health)
         async with app.router.lifespan_context(app):

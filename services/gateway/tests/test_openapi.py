@@ -9,6 +9,14 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/v1/positions"),
     ("get", "/api/v1/trades/{trade_id}"),
     ("get", "/api/v1/market/{symbol}/book"),
+    ("get", "/api/v1/social/{symbol}/posts"),
+    ("post", "/api/v1/social/{symbol}/posts"),
+    ("get", "/api/v1/social/posts/{post_id}/comments"),
+    ("post", "/api/v1/social/posts/{post_id}/comments"),
+    ("post", "/api/v1/social/posts/{post_id}/like"),
+    ("get", "/api/v1/social/{symbol}/sentiment"),
+    ("get", "/api/v1/news"),
+    ("get", "/api/v1/news/search"),
 }
 
 

@@ -19,6 +19,8 @@ def main() -> None:
         settings.matching_target,
         settings.tls,
         settings.grpc_timeout_seconds,
+        social_target=settings.social_target,
+        news_target=settings.news_target,
     )
     app = create_app(settings, backends=backends, registry=registry, health=runtime.health)
 

@@ -19,8 +19,10 @@ from trademesh_gateway.middleware.unhandled_errors import UnhandledErrorMiddlewa
 from trademesh_gateway.openapi_docs import install_openapi
 from trademesh_gateway.routes import API_PREFIX
 from trademesh_gateway.routes.market import add_market_routes
+from trademesh_gateway.routes.news import add_news_routes
 from trademesh_gateway.routes.orders import add_order_routes
 from trademesh_gateway.routes.positions import add_position_routes
+from trademesh_gateway.routes.social import add_social_routes
 from trademesh_gateway.routes.trades import add_trade_routes
 from trademesh_gateway.routes.websocket import add_websocket_route
 from trademesh_gateway.settings import GatewaySettings
@@ -78,6 +80,8 @@ def create_app(
     add_position_routes(app, backends, caller)
     add_trade_routes(app, backends, instruments, caller)
     add_market_routes(app, backends, instruments)
+    add_social_routes(app, backends, caller)
+    add_news_routes(app, backends)
     add_websocket_route(app, registry, settings.dev_identity, settings.cors_origins)
 
     health.add_check("order-service", backends.order_ready)
@@ -100,7 +104,7 @@ def create_app(
             "tracestate",
             *([DEV_IDENTITY_HEADER] if settings.dev_identity else []),
         ],
-        expose_headers=[REQUEST_ID_HEADER, "Location"],
+        expose_headers=[REQUEST_ID_HEADER, "Location", "Retry-After"],
         max_age=600,
     )
     app.add_middleware(SecurityHeadersMiddleware)

@@ -10,7 +10,9 @@ import asyncio
 import grpc
 
 from trademesh.matching.v1 import matching_pb2_grpc
+from trademesh.news.v1 import news_pb2_grpc
 from trademesh.order.v1 import order_pb2_grpc
+from trademesh.social.v1 import social_pb2_grpc
 from trademesh_common.config import TlsSettings
 from trademesh_common.rpc import create_channel
 
@@ -25,29 +27,49 @@ class Backends:
         matching_target: str,
         tls: TlsSettings,
         call_timeout_seconds: float,
+        *,
+        social_target: str,
+        news_target: str,
     ) -> None:
         # Every call carries this deadline: a stuck service costs a caller seconds, not forever.
         self.call_timeout = call_timeout_seconds
         self._order_target = order_target
         self._matching_target = matching_target
+        self._social_target = social_target
+        self._news_target = news_target
         self._tls = tls
         self._order_channel: grpc.aio.Channel | None = None
         self._matching_channel: grpc.aio.Channel | None = None
         self._order: order_pb2_grpc.OrderServiceStub | None = None
         self._matching: matching_pb2_grpc.MatchingServiceStub | None = None
+        self._social_channel: grpc.aio.Channel | None = None
+        self._news_channel: grpc.aio.Channel | None = None
+        self._social: social_pb2_grpc.SocialServiceStub | None = None
+        self._news: news_pb2_grpc.NewsServiceStub | None = None
 
     async def open(self) -> None:
         self._order_channel = create_channel(self._order_target, self._tls)
         self._matching_channel = create_channel(self._matching_target, self._tls)
         self._order = order_pb2_grpc.OrderServiceStub(self._order_channel)
         self._matching = matching_pb2_grpc.MatchingServiceStub(self._matching_channel)
+        self._social_channel = create_channel(self._social_target, self._tls)
+        self._news_channel = create_channel(self._news_target, self._tls)
+        self._social = social_pb2_grpc.SocialServiceStub(self._social_channel)
+        self._news = news_pb2_grpc.NewsServiceStub(self._news_channel)
 
     async def close(self) -> None:
-        for channel in (self._order_channel, self._matching_channel):
+        for channel in (
+            self._order_channel,
+            self._matching_channel,
+            self._social_channel,
+            self._news_channel,
+        ):
             if channel is not None:
                 await channel.close()
         self._order_channel = self._matching_channel = None
+        self._social_channel = self._news_channel = None
         self._order = self._matching = None
+        self._social = self._news = None
 
     @property
     def order(self) -> order_pb2_grpc.OrderServiceStub:
@@ -60,6 +82,18 @@ class Backends:
         if self._matching is None:
             raise RuntimeError("backends are not open")
         return self._matching
+
+    @property
+    def social(self) -> social_pb2_grpc.SocialServiceStub:
+        if self._social is None:
+            raise RuntimeError("backends are not open")
+        return self._social
+
+    @property
+    def news(self) -> news_pb2_grpc.NewsServiceStub:
+        if self._news is None:
+            raise RuntimeError("backends are not open")
+        return self._news
 
     async def order_ready(self) -> bool:
         return await _channel_ready(self._order_channel)

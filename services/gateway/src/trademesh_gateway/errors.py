@@ -40,6 +40,8 @@ _CODES_BY_STATUS = {
     503: "unavailable",
     504: "deadline_exceeded",
 }
+# Trailing metadata key of a RESOURCE_EXHAUSTED refusal: whole seconds to wait.
+RETRY_AFTER_METADATA = "retry-after"
 # A long list of field errors helps nobody and makes a large response from a small request.
 _MAX_REPORTED_FIELD_ERRORS = 10
 
@@ -151,6 +153,16 @@ async def _on_request_validation(request: Request, exc: Exception) -> JSONRespon
     return error_response(request.scope, 400, "invalid_argument", message)
 
 
+def _retry_after(exc: grpc.aio.AioRpcError) -> dict[str, str] | None:
+    """A service that refuses for now says how long to wait in `retry-after` metadata."""
+    if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return None
+    for key, value in exc.trailing_metadata() or ():
+        if key == RETRY_AFTER_METADATA and isinstance(value, str) and value.isdigit():
+            return {"Retry-After": value}
+    return None
+
+
 async def _on_grpc_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, grpc.aio.AioRpcError)
     error, message = public_error(exc.code(), exc.details())
@@ -158,7 +170,7 @@ async def _on_grpc_error(request: Request, exc: Exception) -> JSONResponse:
         "backing service call failed",
         extra={"grpc_code": exc.code().name, "grpc_details": exc.details(), "status": error.status},
     )
-    return error_response(request.scope, error.status, error.code, message)
+    return error_response(request.scope, error.status, error.code, message, _retry_after(exc))
 
 
 async def _on_upstream_contract_violation(request: Request, exc: Exception) -> JSONResponse:
