@@ -26,7 +26,7 @@ TOPICS = {
     "executions.dlq": 1,
 }
 # Start order: a service's callees and its topics' producers come first.
-SERVICES = ("order", "matching", "gateway")
+SERVICES = ("order", "matching", "social", "news", "gateway")
 
 
 @dataclass
@@ -76,12 +76,19 @@ class Mesh:
         base = {**os.environ, **self._stack.env(), "PYTHONUNBUFFERED": "1"}
         ports = {name: (free_port(), free_port()) for name in SERVICES}
         order_dsn = self._stack.create_database("orders")
+        social_dsn = self._stack.create_database("social")
+        news_dsn = self._stack.create_database("news")
         per_service = {
             "order": {"TRADEMESH_POSTGRES_DSN": order_dsn},
             "matching": {},
+            "social": {"TRADEMESH_POSTGRES_DSN": social_dsn},
+            # The default source: the bundled sample corpus, ingested at start-up.
+            "news": {"TRADEMESH_POSTGRES_DSN": news_dsn},
             "gateway": {
                 "TRADEMESH_ORDER_TARGET": f"127.0.0.1:{ports['order'][1]}",
                 "TRADEMESH_MATCHING_TARGET": f"127.0.0.1:{ports['matching'][1]}",
+                "TRADEMESH_SOCIAL_TARGET": f"127.0.0.1:{ports['social'][1]}",
+                "TRADEMESH_NEWS_TARGET": f"127.0.0.1:{ports['news'][1]}",
                 # Local processes only: there is no auth service in this mesh yet.
                 "TRADEMESH_DEV_IDENTITY": "true",
             },
