@@ -7,6 +7,7 @@ replicas, a Helm hook job) apply each file exactly once.
 """
 
 import logging
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from importlib.resources.abc import Traversable
 
@@ -56,3 +57,13 @@ async def migrate(dsn: str, package: str) -> list[str]:
         await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK_ID)
         await conn.close()
     return applied
+
+
+def pool_ready_check(pool: asyncpg.Pool) -> Callable[[], Awaitable[bool]]:
+    """A readiness check (see health.py): the pool hands out a connection that answers."""
+
+    async def ready() -> bool:
+        async with pool.acquire() as conn:
+            return await conn.fetchval("SELECT true") is True
+
+    return ready

@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 
 from trademesh.news.v1 import news_pb2_grpc
-from trademesh_common.db import create_pool, migrate
+from trademesh_common.db import create_pool, migrate, pool_ready_check
 from trademesh_common.health import Health
 from trademesh_common.rpc import GrpcServer
 from trademesh_news.fetch import Fetcher, http_client
@@ -76,11 +76,7 @@ class NewsApp:
         news_pb2_grpc.add_NewsServiceServicer_to_server(NewsServicer(pool), self._grpc.server)
         await self._grpc.start()
 
-        async def postgres_ready() -> bool:
-            async with pool.acquire() as conn:
-                return await conn.fetchval("SELECT true") is True
-
-        self._health.add_check("postgres", postgres_ready)
+        self._health.add_check("postgres", pool_ready_check(pool))
         log.info("news service ready", extra={"grpc_port": self.grpc_port})
 
     def _ingestion_ended(self, task: asyncio.Task[None]) -> None:

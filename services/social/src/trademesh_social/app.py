@@ -10,7 +10,7 @@ import asyncpg
 from redis.asyncio import Redis
 
 from trademesh.social.v1 import social_pb2_grpc
-from trademesh_common.db import create_pool, migrate
+from trademesh_common.db import create_pool, migrate, pool_ready_check
 from trademesh_common.health import Health
 from trademesh_common.rate_limit import RedisRateLimiter
 from trademesh_common.rpc import GrpcServer
@@ -52,14 +52,10 @@ class SocialApp:
         social_pb2_grpc.add_SocialServiceServicer_to_server(SocialServicer(feed), self._grpc.server)
         await self._grpc.start()
 
-        async def postgres_ready() -> bool:
-            async with pool.acquire() as conn:
-                return await conn.fetchval("SELECT true") is True
-
         async def redis_ready() -> bool:
             return bool(await redis.ping())
 
-        self._health.add_check("postgres", postgres_ready)
+        self._health.add_check("postgres", pool_ready_check(pool))
         self._health.add_check("redis", redis_ready)
         log.info("social service ready", extra={"grpc_port": self.grpc_port})
 
