@@ -10,7 +10,12 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from trademesh.social.v1 import social_pb2
+from trademesh.social.v1 import social_pb2, social_pb2_grpc
+from trademesh_common.config import TlsSettings
+from trademesh_common.health import Health
+from trademesh_common.rpc import create_channel
+from trademesh_social.app import SocialApp
+from trademesh_social.settings import SocialSettings
 
 from .conftest import MAX_COMMENT_CHARS, MAX_POST_CHARS, POSTS_PER_MINUTE
 
@@ -271,3 +276,29 @@ async def test_sentiment_refuses_bad_windows(social, symbol):
             social_pb2.GetSentimentRequest(symbol=symbol, from_us=1, to_us=10**16)
         )
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_writes_are_refused_not_unlimited_when_redis_is_down(social_stack, symbol, user):
+    settings = SocialSettings(
+        postgres_dsn=social_stack.dsn,
+        redis_url="redis://127.0.0.1:9/0",  # nothing listens on the discard port
+        grpc_host="127.0.0.1",
+        grpc_port=0,
+    )
+    health = Health()
+    app = SocialApp(settings, health)
+    await app.start()
+    channel = create_channel(f"127.0.0.1:{app.grpc_port}", TlsSettings())
+    try:
+        stub = social_pb2_grpc.SocialServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await post(stub, symbol, "hello", user)
+        assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "rate limiter is unavailable" in raised.value.details()
+        readiness = await health.readiness()
+        assert readiness["postgres"] is True and readiness["redis"] is False
+        # Reads do not need Redis.
+        await stub.ListPosts(social_pb2.ListPostsRequest(symbol=symbol))
+    finally:
+        await channel.close()
+        await app.stop()

@@ -20,3 +20,8 @@ class RateLimited(SocialError):
     def __init__(self, reason: str, retry_after_seconds: float) -> None:
         super().__init__(reason)
         self.retry_after_seconds = retry_after_seconds
+
+
+class Unavailable(SocialError):
+    """A dependency (Redis for rate limits) is down: refuse the write rather than let it
+    through unlimited."""

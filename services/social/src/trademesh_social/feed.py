@@ -1,21 +1,25 @@
 """The social use cases: what a post, a comment, a like and a sentiment read do."""
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 from uuid import UUID
 
 import asyncpg
+from redis.exceptions import RedisError
 
 from trademesh_common.rate_limit import RateLimit, RedisRateLimiter
 from trademesh_social import store
-from trademesh_social.errors import InvalidRequest, PostNotFound, RateLimited
+from trademesh_social.errors import InvalidRequest, PostNotFound, RateLimited, Unavailable
 from trademesh_social.live import LivePublisher
 from trademesh_social.paging import decode_page_token, encode_page_token, page_size
 from trademesh_social.records import Comment, Post, SentimentBucket
 from trademesh_social.sentiment import sentiment_score
 from trademesh_social.settings import SocialSettings
 from trademesh_social.text import cashtags, clean_text, normalise_symbol
+
+log = logging.getLogger(__name__)
 
 MAX_USER_ID_CHARS = 64
 # Bucket widths and the window read when the caller names none.
@@ -73,7 +77,11 @@ class SocialFeed:
         self._settings = settings
 
     async def _take_slot(self, action: str, user_id: str, limit: RateLimit) -> None:
-        decision = await self._limiter.acquire(f"{action}:{user_id}", limit)
+        try:
+            decision = await self._limiter.acquire(f"{action}:{user_id}", limit)
+        except RedisError as error:
+            log.error("rate limiter unavailable", extra={"error": repr(error)})
+            raise Unavailable("writes are paused: the rate limiter is unavailable") from None
         if not decision.allowed:
             raise RateLimited(
                 f"too many {action}s: at most {limit.count} per minute; retry in "

@@ -9,7 +9,13 @@ from datetime import UTC, datetime
 import grpc
 
 from trademesh.social.v1 import social_pb2, social_pb2_grpc
-from trademesh_social.errors import InvalidRequest, PostNotFound, RateLimited, SocialError
+from trademesh_social.errors import (
+    InvalidRequest,
+    PostNotFound,
+    RateLimited,
+    SocialError,
+    Unavailable,
+)
 from trademesh_social.feed import SocialFeed
 from trademesh_social.records import Comment, Post, SentimentBucket
 from trademesh_social.rendering import render_html
@@ -88,6 +94,8 @@ async def _refusals_as_status(context: grpc.aio.ServicerContext) -> AsyncIterato
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error.reason)
     except PostNotFound as error:
         await context.abort(grpc.StatusCode.NOT_FOUND, error.reason)
+    except Unavailable as error:
+        await context.abort(grpc.StatusCode.UNAVAILABLE, error.reason)
     except SocialError as error:
         await context.abort(grpc.StatusCode.FAILED_PRECONDITION, error.reason)
 
