@@ -59,21 +59,11 @@ class GatewayClient:
         return {"username": self.username, "password": self._password}
 
     async def sign_up(self) -> None:
-        await self._send(
-            "POST",
-            "/auth/register",
-            self._credentials(),
-            auth=False,
-        )
+        await self._send("POST", "/auth/register", self._credentials(), auth=False)
         await self.log_in()
 
     async def log_in(self) -> None:
-        tokens = await self._send(
-            "POST",
-            "/auth/login",
-            self._credentials(),
-            auth=False,
-        )
+        tokens = await self._send("POST", "/auth/login", self._credentials(), auth=False)
         self._store_tokens(tokens)
 
     async def _refresh(self) -> None:
