@@ -35,7 +35,11 @@ class _TestServer(uvicorn.Server):
 async def running_gateway(settings) -> AsyncIterator[tuple[str, ConnectionRegistry]]:
     registry = ConnectionRegistry(settings.ws_send_queue_size)
     backends = Backends(
-        settings.order_target, settings.matching_target, settings.tls, settings.grpc_timeout_seconds
+        settings.order_target,
+        settings.matching_target,
+        settings.tls,
+        settings.grpc_timeout_seconds,
+        market_target=settings.market_target,
     )
     app = create_app(settings, backends=backends, registry=registry, health=Health())
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

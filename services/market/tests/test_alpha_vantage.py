@@ -39,7 +39,8 @@ class OverviewHandler(BaseHTTPRequestHandler):
             self._json(
                 200,
                 {
-                    "Note": "Thank you for using Alpha Vantage! Our standard API rate limit is 25 requests per day."
+                    "Note": "Thank you for using Alpha Vantage! Our standard API rate limit"
+                    " is 25 requests per day."
                 },
             )
         elif symbol == "SICK":

@@ -33,8 +33,12 @@ Prices and amounts are decimal strings; quantities are integers. Every error ans
 
 **Live updates**: open a WebSocket on `/api/v1/ws`. The first message is `HelloMessage`;
 then each change to one of your orders arrives as `OrderMessage`, or as `FillMessage`
-when a fill caused it. A client that stops reading is disconnected with close code 1013;
-reconnect and re-read your orders. Close code 4401 means no identity, 4403 a foreign origin.
+when a fill caused it. Send `SubscriptionRequest`s
+(`{"op": "subscribe", "channel": "quotes", "symbol": "AAPL"}`; channels: quotes, trades,
+book, candles, posts) to follow live topics: each is answered by `SubscriptionAck` or
+`SubscriptionError`, and updates then arrive as `LiveMessage`. A client that stops reading
+is disconnected with close code 1013; reconnect, subscribe again and re-read over REST.
+Close code 4401 means no identity, 4403 a foreign origin.
 """
 
 
@@ -82,6 +86,7 @@ def create_app(
 
     health.add_check("order-service", backends.order_ready)
     health.add_check("matching-service", backends.matching_ready)
+    health.add_check("market-service", backends.market_ready)
     add_ops_routes(app, health)
 
     # Added innermost first: each add wraps everything added before it.

@@ -9,6 +9,7 @@ import asyncio
 
 import grpc
 
+from trademesh.market.v1 import market_pb2_grpc
 from trademesh.matching.v1 import matching_pb2_grpc
 from trademesh.order.v1 import order_pb2_grpc
 from trademesh_common.config import TlsSettings
@@ -25,29 +26,37 @@ class Backends:
         matching_target: str,
         tls: TlsSettings,
         call_timeout_seconds: float,
+        *,
+        market_target: str,
     ) -> None:
         # Every call carries this deadline: a stuck service costs a caller seconds, not forever.
         self.call_timeout = call_timeout_seconds
         self._order_target = order_target
         self._matching_target = matching_target
+        self._market_target = market_target
         self._tls = tls
         self._order_channel: grpc.aio.Channel | None = None
         self._matching_channel: grpc.aio.Channel | None = None
         self._order: order_pb2_grpc.OrderServiceStub | None = None
         self._matching: matching_pb2_grpc.MatchingServiceStub | None = None
+        self._market_channel: grpc.aio.Channel | None = None
+        self._market: market_pb2_grpc.MarketServiceStub | None = None
 
     async def open(self) -> None:
         self._order_channel = create_channel(self._order_target, self._tls)
         self._matching_channel = create_channel(self._matching_target, self._tls)
         self._order = order_pb2_grpc.OrderServiceStub(self._order_channel)
         self._matching = matching_pb2_grpc.MatchingServiceStub(self._matching_channel)
+        self._market_channel = create_channel(self._market_target, self._tls)
+        self._market = market_pb2_grpc.MarketServiceStub(self._market_channel)
 
     async def close(self) -> None:
-        for channel in (self._order_channel, self._matching_channel):
+        for channel in (self._order_channel, self._matching_channel, self._market_channel):
             if channel is not None:
                 await channel.close()
-        self._order_channel = self._matching_channel = None
+        self._order_channel = self._matching_channel = self._market_channel = None
         self._order = self._matching = None
+        self._market = None
 
     @property
     def order(self) -> order_pb2_grpc.OrderServiceStub:
@@ -61,11 +70,20 @@ class Backends:
             raise RuntimeError("backends are not open")
         return self._matching
 
+    @property
+    def market(self) -> market_pb2_grpc.MarketServiceStub:
+        if self._market is None:
+            raise RuntimeError("backends are not open")
+        return self._market
+
     async def order_ready(self) -> bool:
         return await _channel_ready(self._order_channel)
 
     async def matching_ready(self) -> bool:
         return await _channel_ready(self._matching_channel)
+
+    async def market_ready(self) -> bool:
+        return await _channel_ready(self._market_channel)
 
 
 async def _channel_ready(channel: grpc.aio.Channel | None) -> bool:

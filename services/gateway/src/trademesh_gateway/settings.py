@@ -17,6 +17,7 @@ class GatewaySettings(ServiceSettings):
     # host:port of the order service's and the matching service's gRPC endpoints.
     order_target: str = "127.0.0.1:50051"
     matching_target: str = "127.0.0.1:50052"
+    market_target: str = "127.0.0.1:50053"
     # Until the auth service exists, trust the caller's user id from a header. Anyone can set
     # a header, so this is for local development and tests only.
     dev_identity: bool = False
