@@ -188,3 +188,39 @@ async def test_pushed_messages_are_counted():
     assert WEBSOCKET_MESSAGES_PUSHED._value.get() == pushed_before + 2
     sink.peer_gone.set()
     await running
+
+
+async def test_topic_subscribers_get_topic_messages_and_a_slow_one_is_dropped():
+    registry = ConnectionRegistry(queue_size=3)
+    reader, stuck = RecordingSink(), StuckSink()
+    fast = registry.register("alice", reader)
+    slow = registry.register("bob", stuck)
+    other = registry.register("carol", RecordingSink())
+    runs = [asyncio.create_task(c.run()) for c in (fast, slow)]
+    registry.subscribe(fast, "live.quotes.ACME")
+    registry.subscribe(slow, "live.quotes.ACME")
+    registry.subscribe(other, "live.trades.ACME")
+    await settle()
+
+    delivered = []
+    for n in range(4):
+        delivered.append(registry.publish_topic("live.quotes.ACME", json.dumps({"n": n})))
+        await settle()
+
+    # bob's sender is stuck on his hello; his queue (3) takes three updates, not a fourth.
+    assert delivered == [2, 2, 2, 1]
+    assert slow.dropped
+    assert await reader.wait_for(5) == [
+        {"type": "hello", "user_id": "alice"},
+        *({"n": n} for n in range(4)),
+    ]
+    assert registry.publish_topic("live.quotes.NOPE", "{}") == 0
+    registry.unsubscribe(fast, "live.quotes.ACME")
+    assert not registry.has_topic_subscribers("live.quotes.ACME")
+    assert registry.has_topic_subscribers("live.trades.ACME")
+    registry.unregister(other)
+    assert not registry.has_topic_subscribers("live.trades.ACME")
+    reader.peer_gone.set()
+    await asyncio.gather(*runs)
+    assert stuck.closed_with is not None
+    assert stuck.closed_with[0] == SLOW_CLIENT_CLOSE_CODE
