@@ -24,9 +24,10 @@ TOPICS = {
     "order-updates": 4,
     "orders.dlq": 1,
     "executions.dlq": 1,
+    "marketdata.dlq": 1,
 }
 # Start order: a service's callees and its topics' producers come first.
-SERVICES = ("order", "matching", "gateway")
+SERVICES = ("order", "matching", "market", "gateway")
 
 
 @dataclass
@@ -76,12 +77,15 @@ class Mesh:
         base = {**os.environ, **self._stack.env(), "PYTHONUNBUFFERED": "1"}
         ports = {name: (free_port(), free_port()) for name in SERVICES}
         order_dsn = self._stack.create_database("orders")
+        market_dsn = self._stack.create_database("market")
         per_service = {
             "order": {"TRADEMESH_POSTGRES_DSN": order_dsn},
             "matching": {},
+            "market": {"TRADEMESH_POSTGRES_DSN": market_dsn},
             "gateway": {
                 "TRADEMESH_ORDER_TARGET": f"127.0.0.1:{ports['order'][1]}",
                 "TRADEMESH_MATCHING_TARGET": f"127.0.0.1:{ports['matching'][1]}",
+                "TRADEMESH_MARKET_TARGET": f"127.0.0.1:{ports['market'][1]}",
                 # Local processes only: there is no auth service in this mesh yet.
                 "TRADEMESH_DEV_IDENTITY": "true",
             },
