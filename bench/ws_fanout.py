@@ -333,6 +333,8 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         },
         "clients_dropped_as_slow": sum(r["closed_by_server"] for r in results),
         "gateway_cpu_seconds_per_wall_second": round(gateway_cpu / wall, 2),
+        # What one message costs the gateway, whatever else competes for the cores.
+        "gateway_cpu_microseconds_per_message": round(gateway_cpu / max(1, frames) * 1e6, 2),
         "ws_send_queue_size": args.queue_size,
         "machine": started_machine,
     }
