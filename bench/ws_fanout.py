@@ -5,7 +5,9 @@ Starts a throwaway Redis and one gateway process (the real app and its Redis
 from `--client-procs` separate processes, subscribes every client to
 `trades` of one symbol, then publishes `--rate` updates/s to Redis for
 `--seconds`. Every update fans out to every client, so the offered load is
-rate x clients messages/s. Reports the messages clients received per second,
+rate x clients messages/s. Clients connect with `?batch=true` unless
+`--no-batch`: a frame then holds one message or, when a client's queue backed
+up, a JSON array of them. Reports the messages clients received per second,
 end-to-end latency (Redis publish -> client receive) on a sample, clients
 dropped as too slow, and the gateway process's CPU use. Prints one JSON object.
 
@@ -89,8 +91,8 @@ def masked_text_frame(text: str) -> bytes:
 class Reader(asyncio.Protocol):
     """One WebSocket client: handshake, subscribe, then count text frames."""
 
-    def __init__(self, user: str, port: int, stats: dict[str, Any]) -> None:
-        self._user = user
+    def __init__(self, user: str, port: int, stats: dict[str, Any], batch: bool) -> None:
+        self._query = f"user={user}&batch=true" if batch else f"user={user}"
         self._port = port
         self._stats = stats
         self._buffer = bytearray()
@@ -104,7 +106,7 @@ class Reader(asyncio.Protocol):
         key = base64.b64encode(os.urandom(16)).decode()
         transport.write(
             (
-                f"GET /api/v1/ws?user={self._user} HTTP/1.1\r\n"
+                f"GET /api/v1/ws?{self._query} HTTP/1.1\r\n"
                 f"Host: 127.0.0.1:{self._port}\r\nUpgrade: websocket\r\n"
                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                 "Sec-WebSocket-Version: 13\r\n\r\n"
@@ -150,14 +152,18 @@ class Reader(asyncio.Protocol):
             if opcode == 8:
                 stats["closed_by_server"] += 1
             elif self._subscribed:
+                payload = buffer[position + header : end]
+                batched = payload[:1] == b"["
                 stats["frames"] += 1
+                stats["messages"] += payload.count(b'{"type":') if batched else 1
                 now = time.perf_counter()
                 if stats["first"] is None:
                     stats["first"] = now
                 stats["last"] = now
                 if stats["frames"] % SAMPLE_EVERY == 0:
-                    message = json.loads(bytes(buffer[position + header : end]))
-                    stats["latencies"].append(time.time_ns() - message["data"]["ts"])
+                    message = json.loads(bytes(payload))
+                    oldest = message[0] if batched else message
+                    stats["latencies"].append(time.time_ns() - oldest["data"]["ts"])
             elif b'"subscribed"' in buffer[position + header : end]:
                 self._subscribed = True
                 if not self.ready.done():
@@ -170,9 +176,12 @@ class Reader(asyncio.Protocol):
             self.ready.set_exception(exc or ConnectionError("closed before subscribing"))
 
 
-async def read_clients(port: int, count: int, offset: int, seconds: float) -> dict[str, Any]:
+async def read_clients(
+    port: int, count: int, offset: int, seconds: float, batch: bool
+) -> dict[str, Any]:
     stats: dict[str, Any] = {
         "frames": 0,
+        "messages": 0,
         "first": None,
         "last": None,
         "latencies": [],
@@ -182,7 +191,7 @@ async def read_clients(port: int, count: int, offset: int, seconds: float) -> di
     readers = []
     for n in range(count):
         _, reader = await loop.create_connection(
-            lambda n=n: Reader(f"bench-{offset + n}", port, stats), "127.0.0.1", port
+            lambda n=n: Reader(f"bench-{offset + n}", port, stats, batch), "127.0.0.1", port
         )
         readers.append(reader)
     await asyncio.gather(*(r.ready for r in readers))
@@ -192,6 +201,7 @@ async def read_clients(port: int, count: int, offset: int, seconds: float) -> di
     await asyncio.sleep(seconds)
     return {
         "frames": stats["frames"],
+        "messages": stats["messages"],
         "window_seconds": (stats["last"] - stats["first"]) if stats["first"] else 0.0,
         "first": stats["first"],
         "last": stats["last"],
@@ -284,6 +294,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                             str(n * share),
                             "--drain-seconds",
                             str(args.drain_seconds),
+                            *(["--batch"] if args.batch else []),
                         ],
                         stdin=subprocess.PIPE,
                         stdout=subprocess.PIPE,
@@ -309,6 +320,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 process.wait(timeout=30)
             redis_server.stop()
     frames = sum(r["frames"] for r in results)
+    received = sum(r["messages"] for r in results)
     first = min(r["first"] for r in results if r["first"] is not None)
     last = max(r["last"] for r in results if r["last"] is not None)
     latencies = [ns for r in results for ns in r["latencies_ns"]]
@@ -321,9 +333,11 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": args.seconds,
         "updates_published": published,
         "messages_expected": published * args.clients,
-        "messages_received": frames,
-        "delivered_fraction": round(frames / max(1, published * args.clients), 4),
-        "messages_per_second": round(frames / (last - first), 1),
+        "batch": args.batch,
+        "messages_received": received,
+        "frames_received": frames,
+        "delivered_fraction": round(received / max(1, published * args.clients), 4),
+        "messages_per_second": round(received / (last - first), 1),
         "receive_window_seconds": round(last - first, 2),
         "latency_ms": {
             "samples": len(latencies),
@@ -334,7 +348,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         "clients_dropped_as_slow": sum(r["closed_by_server"] for r in results),
         "gateway_cpu_seconds_per_wall_second": round(gateway_cpu / wall, 2),
         # What one message costs the gateway, whatever else competes for the cores.
-        "gateway_cpu_microseconds_per_message": round(gateway_cpu / max(1, frames) * 1e6, 2),
+        "gateway_cpu_microseconds_per_message": round(gateway_cpu / max(1, received) * 1e6, 2),
         "ws_send_queue_size": args.queue_size,
         "machine": started_machine,
     }
@@ -348,6 +362,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--drain-seconds", type=float, default=3.0)
     parser.add_argument("--queue-size", type=int, default=256)
+    parser.add_argument(
+        "--batch",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="clients connect with ?batch=true (frames may hold several messages)",
+    )
     # Internal: the gateway and reader child processes.
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--read", action="store_true", help=argparse.SUPPRESS)
@@ -362,7 +382,9 @@ def main() -> None:
     elif args.read:
         print(
             json.dumps(
-                uvloop.run(read_clients(args.port, args.count, args.offset, args.drain_seconds))
+                uvloop.run(
+                    read_clients(args.port, args.count, args.offset, args.drain_seconds, args.batch)
+                )
             )
         )
     else:

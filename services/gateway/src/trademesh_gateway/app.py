@@ -38,6 +38,8 @@ when a fill caused it. Send `SubscriptionRequest`s
 book, candles, posts) to follow live topics: each is answered by `SubscriptionAck` or
 `SubscriptionError`, and updates then arrive as `LiveMessage`. A client that stops reading
 is disconnected with close code 1013; reconnect, subscribe again and re-read over REST.
+With `?batch=true` a frame may also hold a JSON array of messages, in order: a client
+that falls behind then catches up with fewer, larger frames.
 Close code 4401 means no identity, 4403 a foreign origin.
 """
 

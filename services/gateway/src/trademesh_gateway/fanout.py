@@ -46,8 +46,13 @@ class ClientConnection:
         sink: MessageSink,
         queue_size: int,
         close_timeout_seconds: float = DEFAULT_CLOSE_TIMEOUT_SECONDS,
+        batch: bool = False,
     ) -> None:
+        """With `batch`, messages that queued up while a send was in progress go out
+        together as one frame holding a JSON array: one write instead of many, so a busy
+        connection catches up instead of falling further behind."""
         self.user_id = user_id
+        self._batch = batch
         self._sink = sink
         self._close_timeout = close_timeout_seconds
         self._queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
@@ -93,10 +98,18 @@ class ClientConnection:
                 )
 
     async def _send_queued(self) -> None:
+        queue = self._queue
         while True:
-            text = await self._queue.get()
-            await self._sink.send_text(text)
-            WEBSOCKET_MESSAGES_PUSHED.inc()
+            text = await queue.get()
+            if not self._batch or queue.empty():
+                await self._sink.send_text(text)
+                WEBSOCKET_MESSAGES_PUSHED.inc()
+                continue
+            batch = [text]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            await self._sink.send_text(f"[{','.join(batch)}]")
+            WEBSOCKET_MESSAGES_PUSHED.inc(len(batch))
 
 
 class ConnectionRegistry:
@@ -110,8 +123,10 @@ class ConnectionRegistry:
         self._by_user: dict[str, set[ClientConnection]] = {}
         self._by_topic: dict[str, set[ClientConnection]] = {}
 
-    def register(self, user_id: str, sink: MessageSink) -> ClientConnection:
-        connection = ClientConnection(user_id, sink, self._queue_size, self._close_timeout)
+    def register(self, user_id: str, sink: MessageSink, batch: bool = False) -> ClientConnection:
+        connection = ClientConnection(
+            user_id, sink, self._queue_size, self._close_timeout, batch=batch
+        )
         self._by_user.setdefault(user_id, set()).add(connection)
         WEBSOCKET_CLIENTS.inc()
         # Queued after registering: every update published from now on follows the hello.

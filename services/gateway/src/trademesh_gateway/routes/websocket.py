@@ -20,6 +20,7 @@ from trademesh_gateway.identity import (
 from trademesh_gateway.routes import API_PREFIX
 from trademesh_gateway.subscriptions import handle_client_text
 
+BATCH_QUERY_PARAM = "batch"
 UNAUTHENTICATED_CLOSE_CODE = 4401
 FORBIDDEN_ORIGIN_CLOSE_CODE = 4403
 _MAX_CLOSE_REASON_BYTES = 123  # RFC 6455: a close frame's payload is at most 125 bytes
@@ -95,7 +96,9 @@ def add_websocket_route(
             return
         await websocket.accept()
         sink = WebSocketSink(websocket)
-        connection = registry.register(user_id, sink)
+        # Opt-in: such a client reads a frame as one message or a JSON array of messages.
+        batch = websocket.query_params.get(BATCH_QUERY_PARAM) in ("1", "true")
+        connection = registry.register(user_id, sink, batch=batch)
 
         def answer(text: str) -> None:
             # A client that floods requests without reading the answers is too slow.
