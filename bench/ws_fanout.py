@@ -294,7 +294,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                             str(n * share),
                             "--drain-seconds",
                             str(args.drain_seconds),
-                            *(["--batch"] if args.batch else []),
+                            "--batch" if args.batch else "--no-batch",
                         ],
                         stdin=subprocess.PIPE,
                         stdout=subprocess.PIPE,
