@@ -33,3 +33,4 @@ bench: bootstrap ## Benchmarks; each prints one JSON object
 	$(UV) python bench/matching_kafka.py
 	$(UV) python bench/gateway_latency.py
 	$(UV) python bench/social_news.py
+	$(UV) python bench/ws_fanout.py

@@ -64,6 +64,12 @@ class Trader:
         assert hello["type"] == "hello"
         self._reader = asyncio.create_task(self._read())
 
+    async def subscribe(self, channel: str, symbol: str) -> None:
+        """Follows a live topic; returns once the gateway has acknowledged it."""
+        await self._ws.send(json.dumps({"op": "subscribe", "channel": channel, "symbol": symbol}))
+        ack = {"type": "subscribed", "channel": channel, "symbol": symbol}
+        await self.wait_for_message(lambda m: m == ack)
+
     async def _read(self) -> None:
         async for raw in self._ws:
             self.messages.append(json.loads(raw))

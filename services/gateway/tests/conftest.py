@@ -15,6 +15,7 @@ import grpc
 import httpx
 import pytest
 
+from trademesh.market.v1 import market_pb2, market_pb2_grpc
 from trademesh.matching.v1 import matching_pb2, matching_pb2_grpc
 from trademesh.order.v1 import order_pb2, order_pb2_grpc
 from trademesh_common.config import TlsSettings
@@ -40,6 +41,10 @@ class FakeBehaviour:
     instruments: list[order_pb2.Instrument] = field(default_factory=list)
     depth: dict[str, matching_pb2.GetDepthResponse] = field(default_factory=dict)
     trades: dict[str, matching_pb2.TradeRecord] = field(default_factory=dict)
+    quotes: dict[str, market_pb2.Quote] = field(default_factory=dict)
+    candles: dict[str, market_pb2.GetCandlesResponse] = field(default_factory=dict)
+    fundamentals: dict[str, market_pb2.GetFundamentalsResponse] = field(default_factory=dict)
+    market_instruments: list[market_pb2.Instrument] = field(default_factory=list)
     next_order_number: int = 1
 
     def fail_next(self, method: str, code: grpc.StatusCode, details: str) -> None:
@@ -160,12 +165,52 @@ class FakeMatchingService(matching_pb2_grpc.MatchingServiceServicer):
         return trade
 
 
+class FakeMarketService(market_pb2_grpc.MarketServiceServicer):
+    def __init__(self, behaviour: FakeBehaviour) -> None:
+        self.behaviour = behaviour
+
+    async def _known(self, symbol, context):
+        if symbol not in self.behaviour.quotes:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown symbol: {symbol}")
+
+    async def SearchInstruments(self, request, context):
+        await self.behaviour.enter("SearchInstruments", request, context)
+        found = [i for i in self.behaviour.market_instruments if i.symbol.startswith(request.query)]
+        return market_pb2.SearchInstrumentsResponse(instruments=found)
+
+    async def GetQuote(self, request, context):
+        await self.behaviour.enter("GetQuote", request, context)
+        await self._known(request.symbol, context)
+        return self.behaviour.quotes[request.symbol]
+
+    async def GetDepth(self, request, context):
+        await self.behaviour.enter("MarketGetDepth", request, context)
+        await self._known(request.symbol, context)
+        return market_pb2.GetDepthResponse(
+            symbol=request.symbol,
+            bids=[market_pb2.DepthLevel(price="101.20", quantity=300)],
+            asks=[],
+        )
+
+    async def GetCandles(self, request, context):
+        await self.behaviour.enter("GetCandles", request, context)
+        await self._known(request.symbol, context)
+        return self.behaviour.candles.get(request.symbol, market_pb2.GetCandlesResponse())
+
+    async def GetFundamentals(self, request, context):
+        await self.behaviour.enter("GetFundamentals", request, context)
+        await self._known(request.symbol, context)
+        return self.behaviour.fundamentals[request.symbol]
+
+
 @dataclass
 class FakeServices:
     order: FakeOrderService
     matching: FakeMatchingService
+    market: FakeMarketService
     order_target: str
     matching_target: str
+    market_target: str
 
     @property
     def behaviour(self) -> FakeBehaviour:
@@ -176,20 +221,27 @@ class FakeServices:
 async def fake_servers() -> AsyncIterator[FakeServices]:
     order = FakeOrderService()
     matching = FakeMatchingService(order.behaviour)
+    market = FakeMarketService(order.behaviour)
     order_server = GrpcServer("127.0.0.1", 0, TlsSettings())
     matching_server = GrpcServer("127.0.0.1", 0, TlsSettings())
+    market_server = GrpcServer("127.0.0.1", 0, TlsSettings())
     order_pb2_grpc.add_OrderServiceServicer_to_server(order, order_server.server)
     matching_pb2_grpc.add_MatchingServiceServicer_to_server(matching, matching_server.server)
+    market_pb2_grpc.add_MarketServiceServicer_to_server(market, market_server.server)
     await order_server.start()
     await matching_server.start()
+    await market_server.start()
     yield FakeServices(
         order,
         matching,
+        market,
         f"127.0.0.1:{order_server.port}",
         f"127.0.0.1:{matching_server.port}",
+        f"127.0.0.1:{market_server.port}",
     )
     await order_server.stop(0)
     await matching_server.stop(0)
+    await market_server.stop(0)
 
 
 def seed(behaviour: FakeBehaviour) -> None:
@@ -216,6 +268,60 @@ def seed(behaviour: FakeBehaviour) -> None:
         taker_order_id="ord-taker",
         created_at_us=CREATED_US,
     )
+    behaviour.market_instruments = [
+        market_pb2.Instrument(
+            symbol="ACME",
+            name="Acme Corporation",
+            sector="Industrials",
+            tick_size="0.01",
+            lot_size=1,
+            currency="USD",
+        )
+    ]
+    behaviour.quotes["ACME"] = market_pb2.Quote(
+        symbol="ACME",
+        last="101.25",
+        bid="101.20",
+        bid_size=300,
+        ask="",
+        previous_close="100.00",
+        change="1.25",
+        change_percent="1.25",
+        volume=340,
+        last_trade_at_us=CREATED_US,
+    )
+    behaviour.candles["ACME"] = market_pb2.GetCandlesResponse(
+        symbol="ACME",
+        interval=market_pb2.CANDLE_INTERVAL_1M,
+        candles=[
+            market_pb2.Candle(
+                start_us=1_714_657_500_000_000,
+                open="101.00",
+                high="101.50",
+                low="100.90",
+                close="101.25",
+                volume=340,
+                trade_count=3,
+            )
+        ],
+        next_to_us=1_714_657_500_000_000,
+    )
+    missing = market_pb2.FundamentalValue(
+        name="ev_to_ebitda", reason="ebitda is zero or negative", unit="ratio"
+    )
+    behaviour.fundamentals["ACME"] = market_pb2.GetFundamentalsResponse(
+        symbol="ACME",
+        source="sample",
+        currency="USD",
+        period="FY2023",
+        price="101.25",
+        price_basis="last_trade",
+        inputs=[market_pb2.FundamentalValue(name="revenue", value="5000", unit="money")],
+        metrics=[
+            market_pb2.FundamentalValue(name="pe_ratio", value="20.25", unit="ratio"),
+            missing,
+        ],
+    )
 
 
 @pytest.fixture
@@ -223,6 +329,7 @@ def fakes(fake_servers: FakeServices) -> FakeServices:
     fresh = FakeBehaviour()
     seed(fresh)
     fake_servers.order.behaviour = fresh
+    fake_servers.market.behaviour = fresh
     fake_servers.matching.behaviour = fresh
     return fake_servers
 
@@ -233,6 +340,7 @@ def settings_for(fakes: FakeServices) -> Callable[..., GatewaySettings]:
         values: dict[str, Any] = {
             "order_target": fakes.order_target,
             "matching_target": fakes.matching_target,
+            "market_target": fakes.market_target,
             "dev_identity": True,
             "cors_origins": [ALLOWED_ORIGIN],
             "ws_send_queue_size": 8,
@@ -269,6 +377,7 @@ def gateway_for(settings_for: Callable[..., GatewaySettings]) -> GatewayFactory:
             settings.grpc_timeout_seconds,
             social_target=settings.social_target,
             news_target=settings.news_target,
+            market_target=settings.market_target,
         )
         app = create_app(settings, backends=backends, registry=registry, health=health)
         async with app.router.lifespan_context(app):

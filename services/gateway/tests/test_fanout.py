@@ -188,3 +188,72 @@ async def test_pushed_messages_are_counted():
     assert WEBSOCKET_MESSAGES_PUSHED._value.get() == pushed_before + 2
     sink.peer_gone.set()
     await running
+
+
+async def test_topic_subscribers_get_topic_messages_and_a_slow_one_is_dropped():
+    registry = ConnectionRegistry(queue_size=3)
+    reader, stuck = RecordingSink(), StuckSink()
+    fast = registry.register("alice", reader)
+    slow = registry.register("bob", stuck)
+    other = registry.register("carol", RecordingSink())
+    runs = [asyncio.create_task(c.run()) for c in (fast, slow)]
+    registry.subscribe(fast, "live.quotes.ACME")
+    registry.subscribe(slow, "live.quotes.ACME")
+    registry.subscribe(other, "live.trades.ACME")
+    await settle()
+
+    delivered = []
+    for n in range(4):
+        delivered.append(registry.publish_topic("live.quotes.ACME", json.dumps({"n": n})))
+        await settle()
+
+    # bob's sender is stuck on his hello; his queue (3) takes three updates, not a fourth.
+    assert delivered == [2, 2, 2, 1]
+    assert slow.dropped
+    assert await reader.wait_for(5) == [
+        {"type": "hello", "user_id": "alice"},
+        *({"n": n} for n in range(4)),
+    ]
+    assert registry.publish_topic("live.quotes.NOPE", "{}") == 0
+    registry.unsubscribe(fast, "live.quotes.ACME")
+    assert not registry.has_topic_subscribers("live.quotes.ACME")
+    assert registry.has_topic_subscribers("live.trades.ACME")
+    registry.unregister(other)
+    assert not registry.has_topic_subscribers("live.trades.ACME")
+    reader.peer_gone.set()
+    await asyncio.gather(*runs)
+    assert stuck.closed_with is not None
+    assert stuck.closed_with[0] == SLOW_CLIENT_CLOSE_CODE
+
+
+class GatedSink(RecordingSink):
+    """A client whose sends wait until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.frames: list[str] = []
+
+    async def send_text(self, text: str) -> None:
+        await self.gate.wait()
+        self.frames.append(text)
+        await super().send_text(text)
+
+
+async def test_a_batching_connection_sends_what_queued_up_as_one_array_in_order():
+    registry = ConnectionRegistry(queue_size=8)
+    sink = GatedSink()
+    connection = registry.register("alice", sink, batch=True)
+    run = asyncio.create_task(connection.run())
+    registry.subscribe(connection, "live.trades.ACME")
+    await settle()  # the sender now waits on the gate with the hello in hand
+    for n in range(3):
+        registry.publish_topic("live.trades.ACME", json.dumps({"n": n}))
+    sink.gate.set()
+
+    received = await sink.wait_for(2)
+    assert received == [{"type": "hello", "user_id": "alice"}, [{"n": 0}, {"n": 1}, {"n": 2}]]
+    registry.publish_topic("live.trades.ACME", json.dumps({"n": 3}))
+    assert (await sink.wait_for(3))[-1] == {"n": 3}  # alone in the queue: sent as itself
+    sink.peer_gone.set()
+    await run

@@ -120,7 +120,11 @@ async def test_readiness_follows_the_grpc_channels(gateway):
     response = await gateway.client.get("/readyz")
 
     assert response.status_code == 200
-    assert response.json()["checks"] == {"order-service": True, "matching-service": True}
+    assert response.json()["checks"] == {
+        "order-service": True,
+        "matching-service": True,
+        "market-service": True,
+    }
 
 
 async def test_readiness_fails_while_a_service_is_unreachable(gateway_for):

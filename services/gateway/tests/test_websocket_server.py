@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 import pytest
+import redis.asyncio as redis
 import uvicorn
 from confluent_kafka import Message
 from websockets.asyncio.client import ClientConnection, connect
@@ -22,6 +23,7 @@ from trademesh_common.health import Health
 from trademesh_gateway.app import create_app
 from trademesh_gateway.backends import Backends
 from trademesh_gateway.fanout import ConnectionRegistry
+from trademesh_gateway.live import LiveRelay, relay_message
 from trademesh_gateway.order_update_relay import relay_record
 
 
@@ -41,6 +43,7 @@ async def running_gateway(settings) -> AsyncIterator[tuple[str, ConnectionRegist
         settings.grpc_timeout_seconds,
         social_target=settings.social_target,
         news_target=settings.news_target,
+        market_target=settings.market_target,
     )
     app = create_app(settings, backends=backends, registry=registry, health=Health())
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -166,3 +169,55 @@ async def test_a_page_on_a_foreign_origin_cannot_subscribe(settings_for):
             assert await close_code_of(ws) == (4403, "origin not allowed")
         async with connect(url + "?user=alice", origin="https://terminal.example") as ws:
             assert (await next_message(ws))["type"] == "hello"
+
+
+async def test_live_topics_over_a_real_socket(settings_for):
+    async with running_gateway(settings_for()) as (url, registry):
+        async with connect(url + "?user=alice") as alice, connect(url + "?user=bob") as bob:
+            await next_message(alice)
+            await next_message(bob)
+            await alice.send('{"op": "subscribe", "channel": "trades", "symbol": "ACME"}')
+            assert await next_message(alice) == {
+                "type": "subscribed",
+                "channel": "trades",
+                "symbol": "ACME",
+            }
+            await alice.send("{oops")
+            assert (await next_message(alice))["code"] == "bad_request"
+
+            relay_message(registry, "live.trades.ACME", b'{"price": "101.20", "quantity": 5}')
+            assert await next_message(alice) == {
+                "type": "trades",
+                "symbol": "ACME",
+                "data": {"price": "101.20", "quantity": 5},
+            }
+            # Bob subscribed to nothing: his next message is his own order update.
+            relay_record(order_update_record("bob", "ord-9", with_fill=False), registry)
+            assert (await next_message(bob))["type"] == "order"
+
+        await wait_until(lambda: not registry.has_topic_subscribers("live.trades.ACME"))
+
+
+@pytest.mark.integration
+async def test_the_live_relay_forwards_redis_updates(settings_for, devstack):
+    client = redis.from_url(devstack.env()["TRADEMESH_REDIS_URL"])
+    async with running_gateway(settings_for()) as (url, registry):
+        relay = LiveRelay(client, registry)
+        task = asyncio.create_task(relay.run())
+        try:
+            await wait_until(lambda: relay.subscribed)
+            async with connect(url + "?user=alice") as alice:
+                await next_message(alice)
+                await alice.send('{"op": "subscribe", "channel": "quotes", "symbol": "ACME"}')
+                await next_message(alice)
+                await client.publish("live.quotes.WIDG", '{"last": "1.00"}')
+                await client.publish("live.quotes.ACME", '{"last": "101.25"}')
+                assert await next_message(alice) == {
+                    "type": "quotes",
+                    "symbol": "ACME",
+                    "data": {"last": "101.25"},
+                }
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await client.aclose()

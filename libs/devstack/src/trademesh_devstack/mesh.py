@@ -24,9 +24,12 @@ TOPICS = {
     "order-updates": 4,
     "orders.dlq": 1,
     "executions.dlq": 1,
+    "marketdata.dlq": 1,
 }
 # Start order: a service's callees and its topics' producers come first.
-SERVICES = ("order", "matching", "social", "news", "gateway")
+SERVICES = ("order", "matching", "market", "social", "news", "gateway")
+# The PostgreSQL database each service owns (none reads another's).
+DATABASES = {"order": "orders", "market": "market", "social": "social", "news": "news"}
 
 
 @dataclass
@@ -75,24 +78,16 @@ class Mesh:
     def _plan(self) -> None:
         base = {**os.environ, **self._stack.env(), "PYTHONUNBUFFERED": "1"}
         ports = {name: (free_port(), free_port()) for name in SERVICES}
-        order_dsn = self._stack.create_database("orders")
-        social_dsn = self._stack.create_database("social")
-        news_dsn = self._stack.create_database("news")
-        per_service = {
-            "order": {"TRADEMESH_POSTGRES_DSN": order_dsn},
-            "matching": {},
-            "social": {"TRADEMESH_POSTGRES_DSN": social_dsn},
-            # The default source: the bundled sample corpus, ingested at start-up.
-            "news": {"TRADEMESH_POSTGRES_DSN": news_dsn},
-            "gateway": {
-                "TRADEMESH_ORDER_TARGET": f"127.0.0.1:{ports['order'][1]}",
-                "TRADEMESH_MATCHING_TARGET": f"127.0.0.1:{ports['matching'][1]}",
-                "TRADEMESH_SOCIAL_TARGET": f"127.0.0.1:{ports['social'][1]}",
-                "TRADEMESH_NEWS_TARGET": f"127.0.0.1:{ports['news'][1]}",
-                # Local processes only: there is no auth service in this mesh yet.
-                "TRADEMESH_DEV_IDENTITY": "true",
-            },
+        per_service: dict[str, dict[str, str]] = {name: {} for name in SERVICES}
+        for name, database in DATABASES.items():
+            per_service[name]["TRADEMESH_POSTGRES_DSN"] = self._stack.create_database(database)
+        per_service["gateway"] = {
+            f"TRADEMESH_{name.upper()}_TARGET": f"127.0.0.1:{ports[name][1]}"
+            for name in SERVICES
+            if name != "gateway"
         }
+        # Local processes only: there is no auth service in this mesh yet.
+        per_service["gateway"]["TRADEMESH_DEV_IDENTITY"] = "true"
         for name in SERVICES:
             http_port, grpc_port = ports[name]
             env = {

@@ -35,8 +35,14 @@ Prices and amounts are decimal strings; quantities are integers. Every error ans
 
 **Live updates**: open a WebSocket on `/api/v1/ws`. The first message is `HelloMessage`;
 then each change to one of your orders arrives as `OrderMessage`, or as `FillMessage`
-when a fill caused it. A client that stops reading is disconnected with close code 1013;
-reconnect and re-read your orders. Close code 4401 means no identity, 4403 a foreign origin.
+when a fill caused it. Send `SubscriptionRequest`s
+(`{"op": "subscribe", "channel": "quotes", "symbol": "AAPL"}`; channels: quotes, trades,
+book, candles, posts) to follow live topics: each is answered by `SubscriptionAck` or
+`SubscriptionError`, and updates then arrive as `LiveMessage`. A client that stops reading
+is disconnected with close code 1013; reconnect, subscribe again and re-read over REST.
+With `?batch=true` a frame may also hold a JSON array of messages, in order: a client
+that falls behind then catches up with fewer, larger frames.
+Close code 4401 means no identity, 4403 a foreign origin.
 """
 
 
@@ -86,6 +92,7 @@ def create_app(
 
     health.add_check("order-service", backends.order_ready)
     health.add_check("matching-service", backends.matching_ready)
+    health.add_check("market-service", backends.market_ready)
     add_ops_routes(app, health)
 
     # Added innermost first: each add wraps everything added before it.

@@ -6,9 +6,11 @@ the app's lifespan (or a test fixture) on the serving loop.
 """
 
 import asyncio
+from typing import Any
 
 import grpc
 
+from trademesh.market.v1 import market_pb2_grpc
 from trademesh.matching.v1 import matching_pb2_grpc
 from trademesh.news.v1 import news_pb2_grpc
 from trademesh.order.v1 import order_pb2_grpc
@@ -20,6 +22,16 @@ from trademesh_common.rpc import create_channel
 _READY_WAIT_SECONDS = 1.0
 
 
+# One channel per service; the stub class says how the gateway talks to it.
+_STUB_CLASSES: dict[str, Any] = {
+    "order": order_pb2_grpc.OrderServiceStub,
+    "matching": matching_pb2_grpc.MatchingServiceStub,
+    "market": market_pb2_grpc.MarketServiceStub,
+    "social": social_pb2_grpc.SocialServiceStub,
+    "news": news_pb2_grpc.NewsServiceStub,
+}
+
+
 class Backends:
     def __init__(
         self,
@@ -28,78 +40,68 @@ class Backends:
         tls: TlsSettings,
         call_timeout_seconds: float,
         *,
+        market_target: str,
         social_target: str,
         news_target: str,
     ) -> None:
         # Every call carries this deadline: a stuck service costs a caller seconds, not forever.
         self.call_timeout = call_timeout_seconds
-        self._order_target = order_target
-        self._matching_target = matching_target
-        self._social_target = social_target
-        self._news_target = news_target
+        self._targets = {
+            "order": order_target,
+            "matching": matching_target,
+            "market": market_target,
+            "social": social_target,
+            "news": news_target,
+        }
         self._tls = tls
-        self._order_channel: grpc.aio.Channel | None = None
-        self._matching_channel: grpc.aio.Channel | None = None
-        self._order: order_pb2_grpc.OrderServiceStub | None = None
-        self._matching: matching_pb2_grpc.MatchingServiceStub | None = None
-        self._social_channel: grpc.aio.Channel | None = None
-        self._news_channel: grpc.aio.Channel | None = None
-        self._social: social_pb2_grpc.SocialServiceStub | None = None
-        self._news: news_pb2_grpc.NewsServiceStub | None = None
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._stubs: dict[str, Any] = {}
 
     async def open(self) -> None:
-        self._order_channel = create_channel(self._order_target, self._tls)
-        self._matching_channel = create_channel(self._matching_target, self._tls)
-        self._order = order_pb2_grpc.OrderServiceStub(self._order_channel)
-        self._matching = matching_pb2_grpc.MatchingServiceStub(self._matching_channel)
-        self._social_channel = create_channel(self._social_target, self._tls)
-        self._news_channel = create_channel(self._news_target, self._tls)
-        self._social = social_pb2_grpc.SocialServiceStub(self._social_channel)
-        self._news = news_pb2_grpc.NewsServiceStub(self._news_channel)
+        for name, target in self._targets.items():
+            channel = create_channel(target, self._tls)
+            self._channels[name] = channel
+            self._stubs[name] = _STUB_CLASSES[name](channel)
 
     async def close(self) -> None:
-        for channel in (
-            self._order_channel,
-            self._matching_channel,
-            self._social_channel,
-            self._news_channel,
-        ):
-            if channel is not None:
-                await channel.close()
-        self._order_channel = self._matching_channel = None
-        self._social_channel = self._news_channel = None
-        self._order = self._matching = None
-        self._social = self._news = None
+        channels, self._channels, self._stubs = self._channels, {}, {}
+        for channel in channels.values():
+            await channel.close()
+
+    def _stub(self, name: str) -> Any:
+        stub = self._stubs.get(name)
+        if stub is None:
+            raise RuntimeError("backends are not open")
+        return stub
 
     @property
     def order(self) -> order_pb2_grpc.OrderServiceStub:
-        if self._order is None:
-            raise RuntimeError("backends are not open")
-        return self._order
+        return self._stub("order")
 
     @property
     def matching(self) -> matching_pb2_grpc.MatchingServiceStub:
-        if self._matching is None:
-            raise RuntimeError("backends are not open")
-        return self._matching
+        return self._stub("matching")
+
+    @property
+    def market(self) -> market_pb2_grpc.MarketServiceStub:
+        return self._stub("market")
 
     @property
     def social(self) -> social_pb2_grpc.SocialServiceStub:
-        if self._social is None:
-            raise RuntimeError("backends are not open")
-        return self._social
+        return self._stub("social")
 
     @property
     def news(self) -> news_pb2_grpc.NewsServiceStub:
-        if self._news is None:
-            raise RuntimeError("backends are not open")
-        return self._news
+        return self._stub("news")
 
     async def order_ready(self) -> bool:
-        return await _channel_ready(self._order_channel)
+        return await _channel_ready(self._channels.get("order"))
 
     async def matching_ready(self) -> bool:
-        return await _channel_ready(self._matching_channel)
+        return await _channel_ready(self._channels.get("matching"))
+
+    async def market_ready(self) -> bool:
+        return await _channel_ready(self._channels.get("market"))
 
 
 async def _channel_ready(channel: grpc.aio.Channel | None) -> bool:

@@ -1,4 +1,5 @@
-"""Fan-out of pushed messages to WebSocket connections, by user.
+"""Fan-out of pushed messages to WebSocket connections: by user (their own orders) and by
+live topic (`live.<channel>.<SYMBOL>`, e.g. every client watching AAPL's quotes).
 
 Each connection owns a bounded queue drained by its own sender task, so publishing
 never waits on a socket: one client that stops reading fills only its own queue,
@@ -45,12 +46,19 @@ class ClientConnection:
         sink: MessageSink,
         queue_size: int,
         close_timeout_seconds: float = DEFAULT_CLOSE_TIMEOUT_SECONDS,
+        batch: bool = False,
     ) -> None:
+        """With `batch`, messages that queued up while a send was in progress go out
+        together as one frame holding a JSON array: one write instead of many, so a busy
+        connection catches up instead of falling further behind."""
         self.user_id = user_id
+        self._batch = batch
         self._sink = sink
         self._close_timeout = close_timeout_seconds
         self._queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
         self._dropped = asyncio.Event()
+        # The live topics this connection follows (the registry keeps the reverse index).
+        self.topics: set[str] = set()
 
     def offer(self, text: str) -> bool:
         """Queues a message without waiting; False when the queue is full."""
@@ -90,10 +98,18 @@ class ClientConnection:
                 )
 
     async def _send_queued(self) -> None:
+        queue = self._queue
         while True:
-            text = await self._queue.get()
-            await self._sink.send_text(text)
-            WEBSOCKET_MESSAGES_PUSHED.inc()
+            text = await queue.get()
+            if not self._batch or queue.empty():
+                await self._sink.send_text(text)
+                WEBSOCKET_MESSAGES_PUSHED.inc()
+                continue
+            batch = [text]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            await self._sink.send_text(f"[{','.join(batch)}]")
+            WEBSOCKET_MESSAGES_PUSHED.inc(len(batch))
 
 
 class ConnectionRegistry:
@@ -105,9 +121,12 @@ class ConnectionRegistry:
         self._queue_size = queue_size
         self._close_timeout = close_timeout_seconds
         self._by_user: dict[str, set[ClientConnection]] = {}
+        self._by_topic: dict[str, set[ClientConnection]] = {}
 
-    def register(self, user_id: str, sink: MessageSink) -> ClientConnection:
-        connection = ClientConnection(user_id, sink, self._queue_size, self._close_timeout)
+    def register(self, user_id: str, sink: MessageSink, batch: bool = False) -> ClientConnection:
+        connection = ClientConnection(
+            user_id, sink, self._queue_size, self._close_timeout, batch=batch
+        )
         self._by_user.setdefault(user_id, set()).add(connection)
         WEBSOCKET_CLIENTS.inc()
         # Queued after registering: every update published from now on follows the hello.
@@ -122,7 +141,27 @@ class ConnectionRegistry:
         connections.remove(connection)
         if not connections:
             del self._by_user[connection.user_id]
+        for topic in list(connection.topics):
+            self.unsubscribe(connection, topic)
         WEBSOCKET_CLIENTS.dec()
+
+    def subscribe(self, connection: ClientConnection, topic: str) -> None:
+        """Idempotent. Only for a registered connection (unregister undoes it)."""
+        connection.topics.add(topic)
+        self._by_topic.setdefault(topic, set()).add(connection)
+
+    def unsubscribe(self, connection: ClientConnection, topic: str) -> None:
+        """Idempotent."""
+        connection.topics.discard(topic)
+        subscribers = self._by_topic.get(topic)
+        if subscribers is None:
+            return
+        subscribers.discard(connection)
+        if not subscribers:
+            del self._by_topic[topic]
+
+    def has_topic_subscribers(self, topic: str) -> bool:
+        return topic in self._by_topic
 
     def has_subscribers(self, user_id: str) -> bool:
         return user_id in self._by_user
@@ -139,6 +178,22 @@ class ConnectionRegistry:
                 delivered += 1
             else:
                 self._drop_slow(connection)
+        return delivered
+
+    def publish_topic(self, topic: str, text: str) -> int:
+        """Queues `text` for every connection subscribed to `topic`; returns how many took it."""
+        subscribers = self._by_topic.get(topic)
+        if not subscribers:
+            return 0
+        delivered = 0
+        slow = []
+        for connection in subscribers:
+            if connection.offer(text):
+                delivered += 1
+            else:
+                slow.append(connection)
+        for connection in slow:  # after the loop: dropping changes the set being walked
+            self._drop_slow(connection)
         return delivered
 
     def _drop_slow(self, connection: ClientConnection) -> None:

@@ -17,9 +17,10 @@ class GatewaySettings(ServiceSettings):
     # host:port of the order service's and the matching service's gRPC endpoints.
     order_target: str = "127.0.0.1:50051"
     matching_target: str = "127.0.0.1:50052"
-    # TRADEMESH_SOCIAL_TARGET and TRADEMESH_NEWS_TARGET: the social and news services.
-    social_target: str = "127.0.0.1:50053"
-    news_target: str = "127.0.0.1:50054"
+    # TRADEMESH_MARKET_TARGET, _SOCIAL_TARGET, _NEWS_TARGET: the services behind the public routes.
+    market_target: str = "127.0.0.1:50053"
+    social_target: str = "127.0.0.1:50054"
+    news_target: str = "127.0.0.1:50055"
     # Until the auth service exists, trust the caller's user id from a header. Anyone can set
     # a header, so this is for local development and tests only.
     dev_identity: bool = False

@@ -1,10 +1,11 @@
-"""`/ws`: the caller's order updates, pushed live.
+"""`/ws`: the caller's order updates, pushed live, and the live topics the client subscribes
+to (see subscriptions.py).
 
 The handshake is accepted before any refusal so the client learns why through the
 close code (4401 no identity, 4403 foreign origin) instead of a bare HTTP 403.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, WebSocket
@@ -17,7 +18,9 @@ from trademesh_gateway.identity import (
     resolve_dev_identity,
 )
 from trademesh_gateway.routes import API_PREFIX
+from trademesh_gateway.subscriptions import handle_client_text
 
+BATCH_QUERY_PARAM = "batch"
 UNAUTHENTICATED_CLOSE_CODE = 4401
 FORBIDDEN_ORIGIN_CLOSE_CODE = 4403
 _MAX_CLOSE_REASON_BYTES = 123  # RFC 6455: a close frame's payload is at most 125 bytes
@@ -28,17 +31,21 @@ class WebSocketSink:
 
     def __init__(self, websocket: WebSocket) -> None:
         self._websocket = websocket
+        # Called with each text frame the client sends; binary frames are ignored.
+        self.on_text: Callable[[str], None] | None = None
 
     async def send_text(self, text: str) -> None:
         await self._websocket.send_text(text)
 
     async def wait_closed(self) -> None:
-        # Clients have nothing to say on this socket; their frames are read and dropped so
-        # the close handshake (and the server's flow control) keeps working.
+        # Reading also keeps the close handshake (and the server's flow control) working.
         while True:
             message = await self._websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
+            text = message.get("text")
+            if text is not None and self.on_text is not None:
+                self.on_text(text)
 
     async def close(self, code: int, reason: str) -> None:
         await self._websocket.close(code, _close_reason(reason))
@@ -68,7 +75,7 @@ def add_websocket_route(
     allowed_origins: Sequence[str],
 ) -> None:
     @app.websocket(f"{API_PREFIX}/ws")
-    async def push_order_updates(websocket: WebSocket) -> None:
+    async def push_updates(websocket: WebSocket) -> None:
         if not origin_allowed(
             websocket.headers.get("origin"), websocket.headers.get("host"), allowed_origins
         ):
@@ -88,7 +95,18 @@ def add_websocket_route(
             await websocket.close(UNAUTHENTICATED_CLOSE_CODE, _close_reason(reason))
             return
         await websocket.accept()
-        connection = registry.register(user_id, WebSocketSink(websocket))
+        sink = WebSocketSink(websocket)
+        # Opt-in: such a client reads a frame as one message or a JSON array of messages.
+        batch = websocket.query_params.get(BATCH_QUERY_PARAM) in ("1", "true")
+        connection = registry.register(user_id, sink, batch=batch)
+
+        def answer(text: str) -> None:
+            # A client that floods requests without reading the answers is too slow.
+            if not connection.offer(handle_client_text(registry, connection, text)):
+                registry.unregister(connection)
+                connection.drop()
+
+        sink.on_text = answer
         try:
             await connection.run()
         finally:

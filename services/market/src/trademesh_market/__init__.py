@@ -1,0 +1,1 @@
+"""The market service: instruments, quotes, depth, candles, fundamentals and live updates."""

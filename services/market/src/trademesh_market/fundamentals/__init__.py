@@ -1,0 +1,1 @@
+"""Fundamentals: raw inputs from a provider, derived metrics from a pipeline."""
