@@ -19,6 +19,7 @@ def main() -> None:
         settings.matching_target,
         settings.tls,
         settings.grpc_timeout_seconds,
+        auth_target=settings.auth_target,
     )
     app = create_app(settings, backends=backends, registry=registry, health=runtime.health)
 
