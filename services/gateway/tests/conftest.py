@@ -372,14 +372,14 @@ GatewayFactory = Callable[..., AbstractAsyncContextManager[Gateway]]
 
 
 @pytest.fixture
-def gateway_for(settings_for: Callable[..., GatewaySettings]) -> GatewayFactory:
+def gateway_for(settings_for: Callable[..., GatewaySettings], redis_url: str) -> GatewayFactory:
     """Starts the real app (its lifespan opens the gRPC channels) with settings overrides."""
 
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[Gateway]:
         settings = settings_for(**overrides)
         # Each test starts with no requests counted against any rate limit.
-        with redis.Redis.from_url(settings.redis_url) as client:
+        with redis.Redis.from_url(redis_url) as client:
             client.flushdb()
         registry = ConnectionRegistry(settings.ws_send_queue_size)
         health = Health()

@@ -3,8 +3,9 @@
 The cache is re-read every `refresh_seconds` (in the background: requests keep using
 the keys they have) and early when a token names a key id not in it -- a key the
 auth service just rotated in. Early re-reads are single-flight and at most one per
-`min_refetch_seconds`: tokens with made-up key ids cost a dictionary lookup, not a
-call to the auth service each.
+`min_refetch_seconds`: a request with an unknown key id waits for the next allowed
+re-read (so a freshly rotated key is never refused) and shares it with every other
+such request, so made-up key ids cannot turn into a call to the auth service each.
 """
 
 import asyncio
@@ -70,8 +71,12 @@ class JwksCache:
             if self._stale():
                 self._refresh_in_background()
             return key
-        if self._may_refetch():
-            await self.refresh()
+        asked_at = self._clock()
+        if self._attempted_at is not None:
+            wait = self._min_refetch_seconds - (asked_at - self._attempted_at)
+            if wait > 0:
+                await asyncio.sleep(wait)
+        await self.refresh(unless_fetched_since=asked_at)
         return self._keys.get(kid)
 
     async def ensure_loaded(self) -> dict[str, Any]:
@@ -80,12 +85,16 @@ class JwksCache:
             await self.refresh()
         return self._document
 
-    async def refresh(self) -> None:
-        """Re-reads the JWKS; on failure the keys already held stay in use."""
-        started = self._clock()
+    async def refresh(self, unless_fetched_since: float | None = None) -> None:
+        """Re-reads the JWKS; on failure the keys already held stay in use.
+
+        Skipped when a read began at or after `unless_fetched_since` (default: now), as
+        when another caller fetched while this one waited for the lock.
+        """
+        since = self._clock() if unless_fetched_since is None else unless_fetched_since
         async with self._lock:
-            if self._attempted_at is not None and self._attempted_at >= started:
-                return  # another caller fetched while this one waited for the lock
+            if self._attempted_at is not None and self._attempted_at >= since:
+                return
             self._attempted_at = self._clock()
             self.fetches += 1
             try:

@@ -21,10 +21,10 @@ class GatewaySettings(ServiceSettings):
     # Clock skew tolerated between the auth service's clock and the gateway's.
     jwt_leeway_seconds: float = Field(default=5.0, ge=0)
     # The JWKS is re-read this often, and early when a token names a key not yet seen --
-    # but at most once per `jwks_min_refetch_seconds`, so made-up key ids cannot make the
-    # gateway hammer the auth service.
+    # but at most once per `jwks_min_refetch_seconds` (such a token waits for the next
+    # read), so made-up key ids cannot make the gateway hammer the auth service.
     jwks_refresh_seconds: float = Field(default=300.0, gt=0)
-    jwks_min_refetch_seconds: float = Field(default=5.0, ge=0)
+    jwks_min_refetch_seconds: float = Field(default=1.0, ge=0, le=10)
     # Fixed-window rate limits in Redis: requests per window per client IP (every API
     # route) and per authenticated user (routes that need a caller).
     rate_limit_window_seconds: int = Field(default=60, gt=0)
