@@ -26,7 +26,7 @@ TOPICS = {
     "executions.dlq": 1,
 }
 # Start order: a service's callees and its topics' producers come first.
-SERVICES = ("order", "matching", "gateway")
+SERVICES = ("auth", "order", "matching", "gateway")
 
 
 @dataclass
@@ -76,14 +76,18 @@ class Mesh:
         base = {**os.environ, **self._stack.env(), "PYTHONUNBUFFERED": "1"}
         ports = {name: (free_port(), free_port()) for name in SERVICES}
         order_dsn = self._stack.create_database("orders")
+        auth_dsn = self._stack.create_database("auth")
         per_service = {
+            "auth": {"TRADEMESH_POSTGRES_DSN": auth_dsn},
             "order": {"TRADEMESH_POSTGRES_DSN": order_dsn},
             "matching": {},
             "gateway": {
                 "TRADEMESH_ORDER_TARGET": f"127.0.0.1:{ports['order'][1]}",
                 "TRADEMESH_MATCHING_TARGET": f"127.0.0.1:{ports['matching'][1]}",
-                # Local processes only: there is no auth service in this mesh yet.
-                "TRADEMESH_DEV_IDENTITY": "true",
+                "TRADEMESH_AUTH_TARGET": f"127.0.0.1:{ports['auth'][1]}",
+                # Every local client shares 127.0.0.1: a per-address limit would throttle
+                # them all together, so only the per-user limit is in force here.
+                "TRADEMESH_RATE_LIMIT_PER_IP": "1000000",
             },
         }
         for name in SERVICES:
