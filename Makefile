@@ -32,3 +32,4 @@ bench: bootstrap ## Benchmarks; each prints one JSON object
 	$(UV) python bench/book_core.py
 	$(UV) python bench/matching_kafka.py
 	$(UV) python bench/gateway_latency.py
+	$(UV) python bench/token_verification.py

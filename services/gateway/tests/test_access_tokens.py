@@ -8,9 +8,13 @@ import json
 import time
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
 
-from trademesh_gateway.jwks import JwksCache
+from trademesh_gateway.access_tokens import AccessTokenVerifier, InvalidToken
+from trademesh_gateway.jwks import JwksCache, JwksFetcher
+
+ISSUER, AUDIENCE = "trademesh-auth", "trademesh-api"
 
 
 def error_of(response) -> dict:
@@ -204,3 +208,37 @@ async def test_the_cache_keeps_its_keys_when_auth_is_unreachable(mint):
     assert await cache.key(mint.kid) is not None
     assert cache.fetches == 2
     await cache.close()
+
+
+def static_jwks(*mints) -> JwksFetcher:
+    published = list(mints)
+
+    async def fetch() -> str:
+        return json.dumps({"keys": [m.jwk() for m in published]})
+
+    fetch.published = published  # type: ignore[attr-defined]
+    return fetch
+
+
+async def test_a_remembered_token_still_expires(mint):
+    verifier = AccessTokenVerifier(JwksCache(static_jwks(mint), 300, 0), ISSUER, AUDIENCE, 0)
+    token = mint.token("alice", lifetime=1)
+    assert (await verifier.verify(token)).user_id == "alice"
+    assert (await verifier.verify(token)).user_id == "alice"  # remembered
+    await asyncio.sleep(2.1)  # whole seconds in `exp`: past it by now
+    with pytest.raises(InvalidToken, match="expired"):
+        await verifier.verify(token)
+
+
+async def test_withdrawing_a_key_forgets_what_it_verified(mint):
+    fetch = static_jwks(mint)
+    cache = JwksCache(fetch, 300, 0)
+    verifier = AccessTokenVerifier(cache, ISSUER, AUDIENCE, 0)
+    token = mint.token("alice")
+    await verifier.verify(token)
+
+    fetch.published.clear()
+    await cache.refresh()
+
+    with pytest.raises(InvalidToken, match="unknown key"):
+        await verifier.verify(token)

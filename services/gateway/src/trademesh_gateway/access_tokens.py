@@ -4,8 +4,16 @@ Every check a forged or stale token could slip through is explicit: the algorith
 comes from our accepted list and must match the key's (so `alg: none` and HMAC
 tricks fail before any signature check), the key id must name a published key,
 and the signature, expiry, issuer and audience are all required.
+
+A client sends the same token for minutes, so tokens that verified are remembered
+(bounded, least recently used first out) and a repeat costs a dictionary lookup
+instead of a signature check. A remembered token still expires on time, and all are
+forgotten whenever the published key set changes (a key withdrawn takes its tokens
+with it).
 """
 
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import jwt
@@ -14,6 +22,7 @@ from trademesh_gateway.jwks import ACCEPTED_ALGORITHMS, JwksCache
 
 _REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
 _MAX_TOKEN_LENGTH = 4096
+DEFAULT_REMEMBERED_TOKENS = 10_000
 
 
 class InvalidToken(Exception):
@@ -29,13 +38,40 @@ class Caller:
 
 
 class AccessTokenVerifier:
-    def __init__(self, keys: JwksCache, issuer: str, audience: str, leeway_seconds: float) -> None:
+    def __init__(
+        self,
+        keys: JwksCache,
+        issuer: str,
+        audience: str,
+        leeway_seconds: float,
+        remembered_tokens: int = DEFAULT_REMEMBERED_TOKENS,
+    ) -> None:
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
+        self._capacity = remembered_tokens
+        self._verified: OrderedDict[str, Caller] = OrderedDict()
+        self._verified_with = keys.version
 
     async def verify(self, token: str) -> Caller:
+        if self._verified_with != self._keys.version:
+            self._verified.clear()
+            self._verified_with = self._keys.version
+        caller = self._verified.get(token)
+        if caller is not None:
+            if time.time() < caller.expires_at + self._leeway:
+                self._verified.move_to_end(token)
+                return caller
+            del self._verified[token]
+        caller = await self._verify_signed(token)
+        if self._verified_with == self._keys.version and self._capacity:
+            self._verified[token] = caller
+            if len(self._verified) > self._capacity:
+                self._verified.popitem(last=False)
+        return caller
+
+    async def _verify_signed(self, token: str) -> Caller:
         if len(token) > _MAX_TOKEN_LENGTH:
             raise InvalidToken("access token is too long")
         try:

@@ -59,6 +59,8 @@ class JwksCache:
         self._lock = asyncio.Lock()
         self._background: asyncio.Task[None] | None = None
         self.fetches = 0
+        # Bumped whenever a key is withdrawn: what it verified no longer holds.
+        self.version = 0
 
     @property
     def document(self) -> dict[str, Any]:
@@ -103,6 +105,8 @@ class JwksCache:
             except Exception as error:
                 log.warning("JWKS fetch failed", extra={"error": repr(error)})
                 return
+            if not self._keys.keys() <= keys.keys():
+                self.version += 1
             self._keys = keys
             self._document = _public_document(text)
             self._fetched_at = self._clock()
