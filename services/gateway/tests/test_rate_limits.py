@@ -20,6 +20,19 @@ async def test_per_ip_limit_answers_429_with_retry_after(gateway_for):
     }
 
 
+async def test_auth_routes_have_a_stricter_per_ip_limit(gateway_for):
+    credentials = {"username": "alice", "password": "guess"}
+    async with gateway_for(rate_limit_auth_per_ip=2, rate_limit_per_ip=100) as gateway:
+        logins = [
+            (await gateway.client.post("/api/v1/auth/login", json=credentials)).status_code
+            for _ in range(3)
+        ]
+        book = await gateway.client.get("/api/v1/market/ACME/book")
+
+    assert logins == [200, 200, 429]
+    assert book.status_code == 200  # the rest of the API is not affected
+
+
 async def test_ops_routes_are_not_rate_limited(gateway_for):
     async with gateway_for(rate_limit_per_ip=1) as gateway:
         statuses = {(await gateway.client.get("/healthz")).status_code for _ in range(3)}

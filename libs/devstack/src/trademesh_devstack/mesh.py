@@ -88,6 +88,7 @@ class Mesh:
                 # Every local client shares 127.0.0.1: a per-address limit would throttle
                 # them all together, so only the per-user limit is in force here.
                 "TRADEMESH_RATE_LIMIT_PER_IP": "1000000",
+                "TRADEMESH_RATE_LIMIT_AUTH_PER_IP": "1000000",
             },
         }
         for name in SERVICES:

@@ -23,7 +23,7 @@ from trademesh_gateway.middleware.unhandled_errors import UnhandledErrorMiddlewa
 from trademesh_gateway.openapi_docs import install_openapi
 from trademesh_gateway.rate_limits import PerIpRateLimitMiddleware, RateLimiter
 from trademesh_gateway.routes import API_PREFIX
-from trademesh_gateway.routes.auth import add_auth_routes
+from trademesh_gateway.routes.auth import AUTH_PATH, add_auth_routes
 from trademesh_gateway.routes.market import add_market_routes
 from trademesh_gateway.routes.orders import add_order_routes
 from trademesh_gateway.routes.positions import add_position_routes
@@ -130,6 +130,8 @@ def create_app(
         limit=settings.rate_limit_per_ip,
         window_seconds=settings.rate_limit_window_seconds,
         path_prefix=API_PREFIX,
+        strict_prefix=AUTH_PATH,
+        strict_limit=settings.rate_limit_auth_per_ip,
     )
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(UnhandledErrorMiddleware)

@@ -72,16 +72,26 @@ def too_many_requests_message(what: str, limit: int, window_seconds: int) -> str
 
 
 class PerIpRateLimitMiddleware:
-    """Limits every request under `path_prefix` by client address (ops routes are exempt)."""
+    """Limits every request under `path_prefix` by client address (ops routes are exempt),
+    and requests under `strict_prefix` by a second, lower limit of their own."""
 
     def __init__(
-        self, app: ASGIApp, limiter: RateLimiter, limit: int, window_seconds: int, path_prefix: str
+        self,
+        app: ASGIApp,
+        limiter: RateLimiter,
+        limit: int,
+        window_seconds: int,
+        path_prefix: str,
+        strict_prefix: str,
+        strict_limit: int,
     ) -> None:
         self.app = app
         self._limiter = limiter
         self._limit = limit
         self._window = window_seconds
         self._prefix = path_prefix
+        self._strict_prefix = strict_prefix
+        self._strict_limit = strict_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(self._prefix):
@@ -89,16 +99,20 @@ class PerIpRateLimitMiddleware:
             return
         client = scope.get("client")
         address = client[0] if client else "unknown"
-        try:
-            await self._limiter.hit(f"ip:{address}", self._limit)
-        except RateLimited as limited:
-            response = error_response(
-                scope,
-                429,
-                "resource_exhausted",
-                too_many_requests_message("per client address", self._limit, self._window),
-                {"Retry-After": str(limited.retry_after_seconds)},
-            )
-            await response(scope, receive, send)
-            return
+        checks = [(f"ip:{address}", self._limit, "per client address")]
+        if scope["path"].startswith(self._strict_prefix):
+            checks.append((f"auth-ip:{address}", self._strict_limit, "per client address here"))
+        for subject, limit, what in checks:
+            try:
+                await self._limiter.hit(subject, limit)
+            except RateLimited as limited:
+                response = error_response(
+                    scope,
+                    429,
+                    "resource_exhausted",
+                    too_many_requests_message(what, limit, self._window),
+                    {"Retry-After": str(limited.retry_after_seconds)},
+                )
+                await response(scope, receive, send)
+                return
         await self.app(scope, receive, send)

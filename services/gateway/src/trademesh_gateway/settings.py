@@ -30,6 +30,9 @@ class GatewaySettings(ServiceSettings):
     rate_limit_window_seconds: int = Field(default=60, gt=0)
     rate_limit_per_ip: int = Field(default=1200, gt=0)
     rate_limit_per_user: int = Field(default=600, gt=0)
+    # Stricter, per client address, on `/auth/*`: each login or sign-up costs the auth
+    # service an argon2id hash, and guessing passwords should be slow.
+    rate_limit_auth_per_ip: int = Field(default=30, gt=0)
     # Browser origins allowed to call the API (exact "scheme://host[:port]", no wildcard).
     # Accepts a JSON list or a comma-separated string in TRADEMESH_CORS_ORIGINS.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
