@@ -34,3 +34,4 @@ bench: bootstrap ## Benchmarks; each prints one JSON object
 	$(UV) python bench/gateway_latency.py
 	$(UV) python bench/social_news.py
 	$(UV) python bench/ws_fanout.py
+	$(UV) python bench/token_verification.py

@@ -30,12 +30,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jwt
 import redis.asyncio as redis
 import uvloop
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from jwt.algorithms import OKPAlgorithm
 from machine import machine  # bench/ is on sys.path when a script runs
 
+from trademesh.auth.v1 import auth_pb2, auth_pb2_grpc
+from trademesh_common.config import TlsSettings
 from trademesh_common.health import Health
 from trademesh_common.http import HttpServer
+from trademesh_common.rpc import GrpcServer
 from trademesh_devstack.redis import RedisServer
 from trademesh_gateway.app import create_app
 from trademesh_gateway.backends import Backends
@@ -47,15 +54,50 @@ SYMBOL = "BENCH"
 TOPIC = f"live.trades.{SYMBOL}"
 SAMPLE_EVERY = 97  # decode one frame in this many for latency
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
+KID = "bench"
+
+
+# --- access tokens: the clients sign them, the gateway checks them against its JWKS -------
+
+
+def load_key(path: str) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    assert isinstance(key, Ed25519PrivateKey)
+    return key
+
+
+def access_token(key: Ed25519PrivateKey, user: str) -> str:
+    settings = GatewaySettings()
+    now = int(time.time())
+    claims = {"iss": settings.jwt_issuer, "aud": settings.jwt_audience, "sub": user}
+    claims |= {"iat": now, "exp": now + 3600}
+    return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": KID})
+
+
+class JwksOnlyAuth(auth_pb2_grpc.AuthServiceServicer):
+    """Stands in for the auth service: the gateway only reads its JWKS here."""
+
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        jwk = json.loads(OKPAlgorithm.to_jwk(key.public_key()))
+        self._jwks = json.dumps({"keys": [{**jwk, "kid": KID, "alg": "EdDSA", "use": "sig"}]})
+
+    async def GetJwks(self, request: Any, context: Any) -> auth_pb2.GetJwksResponse:
+        return auth_pb2.GetJwksResponse(jwks_json=self._jwks)
 
 
 # --- the gateway process ---------------------------------------------------------------
 
 
-async def serve(port: int, redis_url: str, queue_size: int) -> None:
+async def serve(port: int, redis_url: str, queue_size: int, key_path: str) -> None:
     # No order/matching/market services: only the WebSocket path is exercised.
+    auth = GrpcServer("127.0.0.1", 0, TlsSettings())
+    auth_pb2_grpc.add_AuthServiceServicer_to_server(JwksOnlyAuth(load_key(key_path)), auth.server)
+    await auth.start()
     settings = GatewaySettings(
-        dev_identity=True, http_port=port, redis_url=redis_url, ws_send_queue_size=queue_size
+        http_port=port,
+        redis_url=redis_url,
+        ws_send_queue_size=queue_size,
+        auth_target=f"127.0.0.1:{auth.port}",
     )
     registry = ConnectionRegistry(settings.ws_send_queue_size)
     backends = Backends(
@@ -63,7 +105,10 @@ async def serve(port: int, redis_url: str, queue_size: int) -> None:
         "127.0.0.1:1",
         settings.tls,
         settings.grpc_timeout_seconds,
+        auth_target=settings.auth_target,
         market_target="127.0.0.1:1",
+        social_target="127.0.0.1:1",
+        news_target="127.0.0.1:1",
     )
     app = create_app(settings, backends=backends, registry=registry, health=Health())
     http = HttpServer(app, "127.0.0.1", port)
@@ -91,8 +136,9 @@ def masked_text_frame(text: str) -> bytes:
 class Reader(asyncio.Protocol):
     """One WebSocket client: handshake, subscribe, then count text frames."""
 
-    def __init__(self, user: str, port: int, stats: dict[str, Any], batch: bool) -> None:
-        self._query = f"user={user}&batch=true" if batch else f"user={user}"
+    def __init__(self, token: str, port: int, stats: dict[str, Any], batch: bool) -> None:
+        self._query = "batch=true" if batch else "batch=false"
+        self._token = token
         self._port = port
         self._stats = stats
         self._buffer = bytearray()
@@ -109,6 +155,7 @@ class Reader(asyncio.Protocol):
                 f"GET /api/v1/ws?{self._query} HTTP/1.1\r\n"
                 f"Host: 127.0.0.1:{self._port}\r\nUpgrade: websocket\r\n"
                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                f"Sec-WebSocket-Protocol: bearer, {self._token}\r\n"
                 "Sec-WebSocket-Version: 13\r\n\r\n"
             ).encode()
         )
@@ -177,8 +224,9 @@ class Reader(asyncio.Protocol):
 
 
 async def read_clients(
-    port: int, count: int, offset: int, seconds: float, batch: bool
+    port: int, count: int, offset: int, seconds: float, batch: bool, key_path: str
 ) -> dict[str, Any]:
+    key = load_key(key_path)
     stats: dict[str, Any] = {
         "frames": 0,
         "messages": 0,
@@ -191,7 +239,9 @@ async def read_clients(
     readers = []
     for n in range(count):
         _, reader = await loop.create_connection(
-            lambda n=n: Reader(f"bench-{offset + n}", port, stats, batch), "127.0.0.1", port
+            lambda n=n: Reader(access_token(key, f"bench-{offset + n}"), port, stats, batch),
+            "127.0.0.1",
+            port,
         )
         readers.append(reader)
     await asyncio.gather(*(r.ready for r in readers))
@@ -257,6 +307,14 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ws-fanout-") as state:
         redis_server = RedisServer(Path(state) / "redis")
         redis_server.start()
+        key_path = Path(state) / "signing-key.pem"
+        key_path.write_bytes(
+            Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
         port = free_port()
         gateway = subprocess.Popen(
             [
@@ -269,6 +327,8 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 redis_server.url,
                 "--queue-size",
                 str(args.queue_size),
+                "--key",
+                str(key_path),
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -295,6 +355,8 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                             "--drain-seconds",
                             str(args.drain_seconds),
                             "--batch" if args.batch else "--no-batch",
+                            "--key",
+                            str(key_path),
                         ],
                         stdin=subprocess.PIPE,
                         stdout=subprocess.PIPE,
@@ -375,15 +437,18 @@ def main() -> None:
     parser.add_argument("--redis", help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--offset", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--key", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.serve:
-        uvloop.run(serve(args.port, args.redis, args.queue_size))
+        uvloop.run(serve(args.port, args.redis, args.queue_size, args.key))
     elif args.read:
         print(
             json.dumps(
                 uvloop.run(
-                    read_clients(args.port, args.count, args.offset, args.drain_seconds, args.batch)
+                    read_clients(
+                        args.port, args.count, args.offset, args.drain_seconds, args.batch, args.key
+                    )
                 )
             )
         )

@@ -20,6 +20,7 @@ STARTING_POSITIONS = ",".join(
     for symbol in ("AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "META", "TSLA", "JPM", "V", "KO")
 )
 DEADLINE_SECONDS = 20.0
+PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +31,11 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     running = Mesh(
         stack,
         tmp_path_factory.mktemp("mesh"),
-        extra_env={"order": {"TRADEMESH_PAPER_STARTING_POSITIONS": STARTING_POSITIONS}},
+        extra_env={
+            "order": {"TRADEMESH_PAPER_STARTING_POSITIONS": STARTING_POSITIONS},
+            # The cheapest argon2id allowed: dozens of test users sign up per run.
+            "auth": {"TRADEMESH_ARGON2_TIME_COST": "1", "TRADEMESH_ARGON2_MEMORY_KIB": "8192"},
+        },
     )
     try:
         running.start()
@@ -41,25 +46,44 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
 
 
 class Trader:
-    """One user of the public API: REST calls with their identity, and their WebSocket."""
+    """One user of the public API: an account, REST calls with its bearer token, a WebSocket."""
 
     def __init__(self, base_url: str, name: str) -> None:
-        self.user_id = f"{name}-{uuid.uuid4().hex[:8]}"
+        self.username = f"{name}-{uuid.uuid4().hex[:8]}"
+        self.user_id = ""
+        self.access_token = ""
+        self.refresh_token = ""
         self.base_url = base_url
-        self.http = httpx.AsyncClient(
-            base_url=base_url + "/api/v1",
-            headers={"X-Trademesh-User": self.user_id},
-            timeout=10,
-        )
+        self.http = httpx.AsyncClient(base_url=base_url + "/api/v1", timeout=10)
         self.messages: list[dict[str, Any]] = []
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
 
+    async def sign_up(self) -> None:
+        """Registers, logs in and authenticates every later call with the access token."""
+        credentials = {"username": self.username, "password": PASSWORD}
+        registered = await self.http.post("/auth/register", json=credentials)
+        assert registered.status_code == 201, registered.text
+        self.user_id = registered.json()["user_id"]
+        await self.log_in()
+
+    async def log_in(self) -> dict[str, Any]:
+        response = await self.http.post(
+            "/auth/login", json={"username": self.username, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        tokens = response.json()
+        self.use_tokens(tokens)
+        return tokens
+
+    def use_tokens(self, tokens: dict[str, Any]) -> None:
+        self.access_token = tokens["access_token"]
+        self.refresh_token = tokens["refresh_token"]
+        self.http.headers["Authorization"] = f"Bearer {self.access_token}"
+
     async def connect(self) -> None:
         url = self.base_url.replace("http://", "ws://") + "/api/v1/ws"
-        self._ws = await websockets.connect(
-            url, additional_headers={"X-Trademesh-User": self.user_id}
-        )
+        self._ws = await websockets.connect(url, subprotocols=["bearer", self.access_token])
         hello = json.loads(await asyncio.wait_for(self._ws.recv(), DEADLINE_SECONDS))
         assert hello["type"] == "hello"
         self._reader = asyncio.create_task(self._read())
@@ -122,6 +146,7 @@ async def traders(mesh: Mesh) -> AsyncIterator[Callable[[str], Any]]:
 
     async def make(name: str) -> Trader:
         trader = Trader(mesh.gateway_url, name)
+        await trader.sign_up()
         await trader.connect()
         made.append(trader)
         return trader

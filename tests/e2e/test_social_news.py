@@ -112,7 +112,7 @@ async def test_bad_social_requests(mesh, traders):
     )
     assert missing.status_code == 404
     anonymous = await trader.http.post(
-        "/social/AAPL/posts", json={"text": "hi"}, headers={"X-Trademesh-User": ""}
+        "/social/AAPL/posts", json={"text": "hi"}, headers={"Authorization": ""}
     )
     assert anonymous.status_code == 401
 

@@ -1,26 +1,38 @@
-"""Fixtures: in-process fake OrderService/MatchingService on ephemeral ports, and the real
-gateway app (lifespan included) driven through httpx's ASGI transport.
+"""Fixtures: in-process fake OrderService/MatchingService/AuthService on ephemeral ports, a
+real Redis for the rate limits, and the real gateway app (lifespan included) driven through
+httpx's ASGI transport.
 
 The fakes are contract test doubles at the gateway's boundary: they answer from
 small in-memory tables and record what the gateway sent; `fail_next` makes a
-method abort with a chosen gRPC status.
+method abort with a chosen gRPC status. The fake AuthService publishes the JWKS of
+a key pair generated for the session (`mint`), with which the tests sign tokens.
 """
 
-from collections.abc import AsyncIterator, Callable
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 import httpx
+import jwt
 import pytest
+import redis
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from jwt.algorithms import OKPAlgorithm
 
+from trademesh.auth.v1 import auth_pb2, auth_pb2_grpc
 from trademesh.market.v1 import market_pb2, market_pb2_grpc
 from trademesh.matching.v1 import matching_pb2, matching_pb2_grpc
 from trademesh.order.v1 import order_pb2, order_pb2_grpc
 from trademesh_common.config import TlsSettings
 from trademesh_common.health import Health
 from trademesh_common.rpc import GrpcServer
+from trademesh_devstack.install import ensure_debian_packages
+from trademesh_devstack.redis import RedisServer
 from trademesh_gateway.app import create_app
 from trademesh_gateway.backends import Backends
 from trademesh_gateway.fanout import ConnectionRegistry
@@ -28,6 +40,42 @@ from trademesh_gateway.settings import GatewaySettings
 
 ALLOWED_ORIGIN = "https://terminal.example"
 CREATED_US = 1_714_657_512_345_678  # 2024-05-02T13:45:12.345678Z
+ISSUER = "trademesh-auth"
+AUDIENCE = "trademesh-api"
+
+
+@dataclass
+class TokenMint:
+    """Signs access tokens the way the auth service does, with a key the fake publishes."""
+
+    private_key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+    kid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    published: bool = True
+
+    def jwk(self) -> dict[str, Any]:
+        entry = json.loads(OKPAlgorithm.to_jwk(self.private_key.public_key()))
+        return {**entry, "kid": self.kid, "alg": "EdDSA", "use": "sig"}
+
+    def token(
+        self,
+        sub: str = "alice",
+        *,
+        lifetime: int = 300,
+        headers: dict[str, Any] | None = None,
+        **claims: Any,
+    ) -> str:
+        now = int(time.time())
+        payload = {"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "iat": now, "exp": now + lifetime}
+        payload.update(claims)
+        return jwt.encode(
+            payload,
+            self.private_key,
+            algorithm="EdDSA",
+            headers={"kid": self.kid, **(headers or {})},
+        )
+
+    def headers(self, sub: str = "alice") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(sub)}"}
 
 
 @dataclass
@@ -45,6 +93,7 @@ class FakeBehaviour:
     candles: dict[str, market_pb2.GetCandlesResponse] = field(default_factory=dict)
     fundamentals: dict[str, market_pb2.GetFundamentalsResponse] = field(default_factory=dict)
     market_instruments: list[market_pb2.Instrument] = field(default_factory=list)
+    signing_keys: list[TokenMint] = field(default_factory=list)
     next_order_number: int = 1
 
     def fail_next(self, method: str, code: grpc.StatusCode, details: str) -> None:
@@ -203,14 +252,45 @@ class FakeMarketService(market_pb2_grpc.MarketServiceServicer):
         return self.behaviour.fundamentals[request.symbol]
 
 
+class FakeAuthService(auth_pb2_grpc.AuthServiceServicer):
+    def __init__(self, behaviour: FakeBehaviour) -> None:
+        self.behaviour = behaviour
+
+    async def GetJwks(self, request, context):
+        await self.behaviour.enter("GetJwks", request, context)
+        keys = [mint.jwk() for mint in self.behaviour.signing_keys if mint.published]
+        return auth_pb2.GetJwksResponse(jwks_json=json.dumps({"keys": keys}))
+
+    async def GetUser(self, request, context):
+        await self.behaviour.enter("GetUser", request, context)
+        return auth_pb2.User(
+            user_id=request.user_id, username=f"{request.user_id}-name", created_at_us=CREATED_US
+        )
+
+    async def Login(self, request, context):
+        await self.behaviour.enter("Login", request, context)
+        mint = self.behaviour.signing_keys[0]
+        return auth_pb2.TokenPair(
+            access_token=mint.token(request.username), refresh_token="opaque-1", expires_in=300
+        )
+
+    async def GetWatchlist(self, request, context):
+        await self.behaviour.enter("GetWatchlist", request, context)
+        await context.abort(
+            grpc.StatusCode.NOT_FOUND, f"watchlist {request.watchlist_id!r} not found"
+        )
+
+
 @dataclass
 class FakeServices:
     order: FakeOrderService
     matching: FakeMatchingService
     market: FakeMarketService
+    auth: FakeAuthService
     order_target: str
     matching_target: str
     market_target: str
+    auth_target: str
 
     @property
     def behaviour(self) -> FakeBehaviour:
@@ -222,26 +302,26 @@ async def fake_servers() -> AsyncIterator[FakeServices]:
     order = FakeOrderService()
     matching = FakeMatchingService(order.behaviour)
     market = FakeMarketService(order.behaviour)
-    order_server = GrpcServer("127.0.0.1", 0, TlsSettings())
-    matching_server = GrpcServer("127.0.0.1", 0, TlsSettings())
-    market_server = GrpcServer("127.0.0.1", 0, TlsSettings())
-    order_pb2_grpc.add_OrderServiceServicer_to_server(order, order_server.server)
-    matching_pb2_grpc.add_MatchingServiceServicer_to_server(matching, matching_server.server)
-    market_pb2_grpc.add_MarketServiceServicer_to_server(market, market_server.server)
-    await order_server.start()
-    await matching_server.start()
-    await market_server.start()
+    auth = FakeAuthService(order.behaviour)
+    servers = {
+        name: GrpcServer("127.0.0.1", 0, TlsSettings())
+        for name in ("order", "matching", "market", "auth")
+    }
+    order_pb2_grpc.add_OrderServiceServicer_to_server(order, servers["order"].server)
+    matching_pb2_grpc.add_MatchingServiceServicer_to_server(matching, servers["matching"].server)
+    market_pb2_grpc.add_MarketServiceServicer_to_server(market, servers["market"].server)
+    auth_pb2_grpc.add_AuthServiceServicer_to_server(auth, servers["auth"].server)
+    for server in servers.values():
+        await server.start()
     yield FakeServices(
         order,
         matching,
         market,
-        f"127.0.0.1:{order_server.port}",
-        f"127.0.0.1:{matching_server.port}",
-        f"127.0.0.1:{market_server.port}",
+        auth,
+        *(f"127.0.0.1:{servers[name].port}" for name in ("order", "matching", "market", "auth")),
     )
-    await order_server.stop(0)
-    await matching_server.stop(0)
-    await market_server.stop(0)
+    for server in servers.values():
+        await server.stop(0)
 
 
 def seed(behaviour: FakeBehaviour) -> None:
@@ -324,24 +404,57 @@ def seed(behaviour: FakeBehaviour) -> None:
     )
 
 
+@pytest.fixture(scope="session")
+def session_mint() -> TokenMint:
+    return TokenMint()
+
+
 @pytest.fixture
-def fakes(fake_servers: FakeServices) -> FakeServices:
+def mint(session_mint: TokenMint) -> TokenMint:
+    """The key the fake auth service publishes; tokens it signs verify."""
+    return session_mint
+
+
+@pytest.fixture
+def alice(mint: TokenMint) -> dict[str, str]:
+    """Headers authenticating as user "alice"."""
+    return mint.headers("alice")
+
+
+@pytest.fixture
+def fakes(fake_servers: FakeServices, session_mint: TokenMint) -> FakeServices:
     fresh = FakeBehaviour()
     seed(fresh)
+    session_mint.published = True
+    fresh.signing_keys.append(session_mint)
     fake_servers.order.behaviour = fresh
     fake_servers.market.behaviour = fresh
     fake_servers.matching.behaviour = fresh
+    fake_servers.auth.behaviour = fresh
     return fake_servers
 
 
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis of the session's own for the rate limits (no Kafka or PostgreSQL needed)."""
+    ensure_debian_packages(["redis-server"])
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def settings_for(fakes: FakeServices) -> Callable[..., GatewaySettings]:
+def settings_for(fakes: FakeServices, redis_url: str) -> Callable[..., GatewaySettings]:
     def build(**overrides: Any) -> GatewaySettings:
         values: dict[str, Any] = {
             "order_target": fakes.order_target,
             "matching_target": fakes.matching_target,
             "market_target": fakes.market_target,
-            "dev_identity": True,
+            "auth_target": fakes.auth_target,
+            "redis_url": redis_url,
             "cors_origins": [ALLOWED_ORIGIN],
             "ws_send_queue_size": 8,
         }
@@ -362,12 +475,15 @@ GatewayFactory = Callable[..., AbstractAsyncContextManager[Gateway]]
 
 
 @pytest.fixture
-def gateway_for(settings_for: Callable[..., GatewaySettings]) -> GatewayFactory:
+def gateway_for(settings_for: Callable[..., GatewaySettings], redis_url: str) -> GatewayFactory:
     """Starts the real app (its lifespan opens the gRPC channels) with settings overrides."""
 
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[Gateway]:
         settings = settings_for(**overrides)
+        # Each test starts with no requests counted against any rate limit.
+        with redis.Redis.from_url(redis_url) as client:
+            client.flushdb()
         registry = ConnectionRegistry(settings.ws_send_queue_size)
         health = Health()
         backends = Backends(
@@ -378,6 +494,7 @@ def gateway_for(settings_for: Callable[..., GatewaySettings]) -> GatewayFactory:
             social_target=settings.social_target,
             news_target=settings.news_target,
             market_target=settings.market_target,
+            auth_target=settings.auth_target,
         )
         app = create_app(settings, backends=backends, registry=registry, health=health)
         async with app.router.lifespan_context(app):

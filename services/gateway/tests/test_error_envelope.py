@@ -3,7 +3,6 @@
 import grpc
 import pytest
 
-ALICE = {"X-Trademesh-User": "alice"}
 ORDER = {"symbol": "ACME", "side": "buy", "type": "limit", "quantity": 10, "price": "101.25"}
 
 
@@ -84,10 +83,12 @@ def error_of(response) -> dict:
         ),
     ],
 )
-async def test_grpc_failures_map_to_http(client, fakes, grpc_code, details, status, code, message):
+async def test_grpc_failures_map_to_http(
+    client, fakes, grpc_code, details, status, code, message, alice
+):
     fakes.behaviour.fail_next("PlaceOrder", grpc_code, details)
 
-    response = await client.post("/api/v1/orders", json=ORDER, headers=ALICE)
+    response = await client.post("/api/v1/orders", json=ORDER, headers=alice)
 
     assert response.status_code == status
     assert error_of(response)["code"] == code
@@ -95,20 +96,20 @@ async def test_grpc_failures_map_to_http(client, fakes, grpc_code, details, stat
     assert error_of(response)["message"] == message
 
 
-async def test_an_unreachable_service_answers_503(gateway_for):
+async def test_an_unreachable_service_answers_503(gateway_for, alice):
     async with gateway_for(order_target="127.0.0.1:1", grpc_timeout_seconds=1.0) as gateway:
-        response = await gateway.client.get("/api/v1/positions", headers=ALICE)
+        response = await gateway.client.get("/api/v1/positions", headers=alice)
 
     assert response.status_code == 503
     assert error_of(response)["code"] == "unavailable"
     assert "127.0.0.1" not in response.text
 
 
-async def test_an_answer_breaking_the_contract_is_a_502(client, fakes):
-    placed = (await client.post("/api/v1/orders", json=ORDER, headers=ALICE)).json()
+async def test_an_answer_breaking_the_contract_is_a_502(client, fakes, alice):
+    placed = (await client.post("/api/v1/orders", json=ORDER, headers=alice)).json()
     fakes.behaviour.orders[placed["order_id"]].side = "sideways"
 
-    response = await client.get(f"/api/v1/orders/{placed['order_id']}", headers=ALICE)
+    response = await client.get(f"/api/v1/orders/{placed['order_id']}", headers=alice)
 
     assert response.status_code == 502
     assert error_of(response) | {"request_id": ""} == {
@@ -130,38 +131,28 @@ async def test_an_answer_breaking_the_contract_is_a_502(client, fakes):
         ("GET", "/api/v1/trades/trade-1"),
     ],
 )
-async def test_user_routes_answer_401_without_dev_identity(gateway_for, fakes, method, path):
-    async with gateway_for(dev_identity=False) as gateway:
-        response = await gateway.client.request(
-            method, path, headers=ALICE, json=ORDER if method == "POST" else None
-        )
+async def test_user_routes_answer_401_without_a_token(client, fakes, method, path):
+    response = await client.request(method, path, json=ORDER if method == "POST" else None)
 
     assert response.status_code == 401
-    error = error_of(response)
-    assert error["code"] == "unauthenticated"
-    assert "development mode" in error["message"]
-    assert fakes.behaviour.requests == {}
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert error_of(response) == {
+        "code": "unauthenticated",
+        "message": "authentication required: send Authorization: Bearer <token>",
+        "request_id": response.headers["x-request-id"],
+    }
+    assert set(fakes.behaviour.requests) <= {"GetJwks"}  # nothing reached a service
 
 
-async def test_user_routes_answer_401_without_the_identity_header(client):
-    response = await client.get("/api/v1/positions")
-
-    assert response.status_code == 401
-    assert error_of(response)["message"] == (
-        "authentication required: send the X-Trademesh-User header"
-    )
-
-
-async def test_a_malformed_identity_is_refused(client):
-    response = await client.get("/api/v1/positions", headers={"X-Trademesh-User": "a b/c"})
+async def test_a_malformed_token_is_refused(client):
+    response = await client.get("/api/v1/positions", headers={"Authorization": "Bearer a.b"})
 
     assert response.status_code == 401
-    assert "X-Trademesh-User must be" in error_of(response)["message"]
+    assert error_of(response)["message"] == "access token is malformed"
 
 
-async def test_the_order_book_is_public_even_without_dev_identity(gateway_for):
-    async with gateway_for(dev_identity=False) as gateway:
-        response = await gateway.client.get("/api/v1/market/ACME/book")
+async def test_the_order_book_is_public_even_without_a_token(client):
+    response = await client.get("/api/v1/market/ACME/book")
 
     assert response.status_code == 200
 
@@ -177,8 +168,8 @@ async def test_an_unknown_route_answers_404_in_the_envelope(client):
     }
 
 
-async def test_a_wrong_method_answers_405_in_the_envelope(client):
-    response = await client.put("/api/v1/positions", headers=ALICE)
+async def test_a_wrong_method_answers_405_in_the_envelope(client, alice):
+    response = await client.put("/api/v1/positions", headers=alice)
 
     assert response.status_code == 405
     assert error_of(response)["code"] == "method_not_allowed"
@@ -186,12 +177,14 @@ async def test_a_wrong_method_answers_405_in_the_envelope(client):
     assert response.headers["allow"] == "GET"
 
 
-async def test_a_declared_body_over_the_limit_answers_413_before_reading_it(gateway_for, fakes):
+async def test_a_declared_body_over_the_limit_answers_413_before_reading_it(
+    gateway_for, fakes, alice
+):
     async with gateway_for(max_body_bytes=1024) as gateway:
         response = await gateway.client.post(
             "/api/v1/orders",
             content=b"{" + b" " * 2048 + b"}",
-            headers={**ALICE, "Content-Type": "application/json"},
+            headers={**alice, "Content-Type": "application/json"},
         )
 
     assert response.status_code == 413
@@ -203,7 +196,7 @@ async def test_a_declared_body_over_the_limit_answers_413_before_reading_it(gate
     assert fakes.behaviour.calls("PlaceOrder") == []
 
 
-async def test_a_streamed_body_over_the_limit_answers_413(gateway_for, fakes):
+async def test_a_streamed_body_over_the_limit_answers_413(gateway_for, fakes, alice):
     async def chunks():
         for _ in range(8):
             yield b" " * 256  # no Content-Length: counted as it arrives
@@ -212,7 +205,7 @@ async def test_a_streamed_body_over_the_limit_answers_413(gateway_for, fakes):
         response = await gateway.client.post(
             "/api/v1/orders",
             content=chunks(),
-            headers={**ALICE, "Content-Type": "application/json"},
+            headers={**alice, "Content-Type": "application/json"},
         )
 
     assert response.status_code == 413
@@ -220,14 +213,14 @@ async def test_a_streamed_body_over_the_limit_answers_413(gateway_for, fakes):
     assert fakes.behaviour.calls("PlaceOrder") == []
 
 
-async def test_the_default_body_limit_is_64_kib(client):
+async def test_the_default_body_limit_is_64_kib(client, alice):
     order = {**ORDER, "client_order_id": "x"}
     padded = b'{"symbol": "ACME"' + b" " * (64 * 1024) + b"}"
 
     too_big = await client.post(
-        "/api/v1/orders", content=padded, headers={**ALICE, "Content-Type": "application/json"}
+        "/api/v1/orders", content=padded, headers={**alice, "Content-Type": "application/json"}
     )
-    fine = await client.post("/api/v1/orders", json=order, headers=ALICE)
+    fine = await client.post("/api/v1/orders", json=order, headers=alice)
 
     assert too_big.status_code == 413
     assert fine.status_code == 202

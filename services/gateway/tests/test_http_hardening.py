@@ -6,7 +6,6 @@ from prometheus_client import REGISTRY
 
 from trademesh_gateway.middleware.unhandled_errors import UnhandledErrorMiddleware
 
-ALICE = {"X-Trademesh-User": "alice"}
 ALLOWED = "https://terminal.example"
 FOREIGN = "https://evil.example"
 
@@ -32,24 +31,24 @@ EXPECTED_SECURITY_HEADERS = {
         ("GET", "/healthz", 200),
     ],
 )
-async def test_every_answer_carries_the_security_headers(client, method, path, status):
-    response = await client.request(method, path, headers=ALICE)
+async def test_every_answer_carries_the_security_headers(client, method, path, status, alice):
+    response = await client.request(method, path, headers=alice)
 
     assert response.status_code == status
     for name, value in EXPECTED_SECURITY_HEADERS.items():
         assert response.headers.get(name) == value, name
 
 
-async def test_an_allowed_origin_may_read_answers(client):
-    response = await client.get("/api/v1/positions", headers={**ALICE, "Origin": ALLOWED})
+async def test_an_allowed_origin_may_read_answers(client, alice):
+    response = await client.get("/api/v1/positions", headers={**alice, "Origin": ALLOWED})
 
     assert response.headers["access-control-allow-origin"] == ALLOWED
     assert response.headers["access-control-allow-credentials"] == "true"
     assert "x-request-id" in response.headers["access-control-expose-headers"]
 
 
-async def test_a_foreign_origin_gets_no_cors_grant(client):
-    response = await client.get("/api/v1/positions", headers={**ALICE, "Origin": FOREIGN})
+async def test_a_foreign_origin_gets_no_cors_grant(client, alice):
+    response = await client.get("/api/v1/positions", headers={**alice, "Origin": FOREIGN})
 
     assert "access-control-allow-origin" not in response.headers
 
@@ -60,14 +59,14 @@ async def test_a_preflight_from_an_allowed_origin_is_granted(client):
         headers={
             "Origin": ALLOWED,
             "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type, x-trademesh-user",
+            "Access-Control-Request-Headers": "content-type, authorization",
         },
     )
 
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == ALLOWED
     assert "POST" in response.headers["access-control-allow-methods"]
-    assert "X-Trademesh-User" in response.headers["access-control-allow-headers"]
+    assert "Authorization" in response.headers["access-control-allow-headers"]
 
 
 async def test_a_preflight_from_a_foreign_origin_is_refused_in_the_envelope(client):
@@ -84,16 +83,15 @@ async def test_a_preflight_from_a_foreign_origin_is_refused_in_the_envelope(clie
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-async def test_the_dev_identity_header_is_not_offered_to_browsers_outside_dev_mode(gateway_for):
-    async with gateway_for(dev_identity=False) as gateway:
-        response = await gateway.client.options(
-            "/api/v1/orders",
-            headers={
-                "Origin": ALLOWED,
-                "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "x-trademesh-user",
-            },
-        )
+async def test_the_retired_identity_header_is_not_offered_to_browsers(client):
+    response = await client.options(
+        "/api/v1/orders",
+        headers={
+            "Origin": ALLOWED,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-trademesh-user",
+        },
+    )
 
     assert response.status_code == 403
     assert response.json()["error"]["message"] == "CORS preflight refused: headers not allowed"
@@ -124,6 +122,7 @@ async def test_readiness_follows_the_grpc_channels(gateway):
         "order-service": True,
         "matching-service": True,
         "market-service": True,
+        "auth-service": True,
     }
 
 
@@ -135,15 +134,15 @@ async def test_readiness_fails_while_a_service_is_unreachable(gateway_for):
     assert response.json()["checks"]["matching-service"] is False
 
 
-async def test_request_metrics_are_labelled_by_route_template(client):
+async def test_request_metrics_are_labelled_by_route_template(client, alice):
     labels = {"route": "/api/v1/orders/{order_id}", "method": "GET", "status": "200"}
     before = REGISTRY.get_sample_value("trademesh_http_requests_total", labels) or 0.0
     placed = await client.post(
         "/api/v1/orders",
         json={"symbol": "ACME", "side": "sell", "type": "market", "quantity": 1},
-        headers=ALICE,
+        headers=alice,
     )
 
-    await client.get(f"/api/v1/orders/{placed.json()['order_id']}", headers=ALICE)
+    await client.get(f"/api/v1/orders/{placed.json()['order_id']}", headers=alice)
 
     assert REGISTRY.get_sample_value("trademesh_http_requests_total", labels) == before + 1

@@ -3,8 +3,6 @@
 import grpc
 import pytest
 
-ALICE = {"X-Trademesh-User": "alice"}
-
 
 async def test_the_book_converts_ticks_with_the_instruments_tick_size(client, fakes):
     response = await client.get("/api/v1/market/ACME/book?depth=5")
@@ -54,8 +52,8 @@ async def test_order_entry_down_before_the_first_load_is_a_503(client, fakes):
     assert fakes.behaviour.calls("GetDepth") == []
 
 
-async def test_a_trade_price_is_converted_and_order_ids_stay_private(client):
-    response = await client.get("/api/v1/trades/trade-1", headers=ALICE)
+async def test_a_trade_price_is_converted_and_order_ids_stay_private(client, alice):
+    response = await client.get("/api/v1/trades/trade-1", headers=alice)
 
     assert response.status_code == 200
     assert response.json() == {
@@ -68,8 +66,8 @@ async def test_a_trade_price_is_converted_and_order_ids_stay_private(client):
     }
 
 
-async def test_an_unknown_trade_is_a_404(client):
-    response = await client.get("/api/v1/trades/trade-404", headers=ALICE)
+async def test_an_unknown_trade_is_a_404(client, alice):
+    response = await client.get("/api/v1/trades/trade-404", headers=alice)
 
     assert response.status_code == 404
     assert response.json()["error"]["message"] == "trade trade-404 not found"

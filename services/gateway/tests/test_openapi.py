@@ -22,6 +22,38 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/v1/market/{symbol}/depth"),
     ("get", "/api/v1/market/{symbol}/candles"),
     ("get", "/api/v1/market/{symbol}/fundamentals"),
+    ("post", "/api/v1/auth/register"),
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/refresh"),
+    ("post", "/api/v1/auth/logout"),
+    ("get", "/api/v1/.well-known/jwks.json"),
+    ("get", "/api/v1/me"),
+    ("get", "/api/v1/watchlists"),
+    ("post", "/api/v1/watchlists"),
+    ("get", "/api/v1/watchlists/{watchlist_id}"),
+    ("patch", "/api/v1/watchlists/{watchlist_id}"),
+    ("delete", "/api/v1/watchlists/{watchlist_id}"),
+    ("post", "/api/v1/watchlists/{watchlist_id}/symbols"),
+    ("delete", "/api/v1/watchlists/{watchlist_id}/symbols/{symbol}"),
+}
+# Public routes: everything else needs a bearer token.
+PUBLIC_OPERATIONS = {
+    ("get", "/api/v1/market/{symbol}/book"),
+    ("post", "/api/v1/auth/register"),
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/refresh"),
+    ("post", "/api/v1/auth/logout"),
+    ("get", "/api/v1/.well-known/jwks.json"),
+    ("get", "/api/v1/social/{symbol}/posts"),
+    ("get", "/api/v1/social/posts/{post_id}/comments"),
+    ("get", "/api/v1/social/{symbol}/sentiment"),
+    ("get", "/api/v1/news"),
+    ("get", "/api/v1/news/search"),
+    ("get", "/api/v1/market/instruments"),
+    ("get", "/api/v1/market/{symbol}/quote"),
+    ("get", "/api/v1/market/{symbol}/depth"),
+    ("get", "/api/v1/market/{symbol}/candles"),
+    ("get", "/api/v1/market/{symbol}/fundamentals"),
 }
 
 
@@ -45,6 +77,9 @@ async def test_every_route_has_a_typed_success_answer_and_envelope_errors(client
         for method, operation in item.items():
             responses = operation["responses"]
             success = next(code for code in responses if code.startswith("2"))
+            if success == "204":
+                assert "content" not in responses[success], (method, path)
+                continue
             schema = responses[success]["content"]["application/json"]["schema"]
             assert "$ref" in schema, (method, path)
             assert "422" not in responses, (method, path)
@@ -70,14 +105,23 @@ async def test_place_order_documents_the_duplicate_answer(client):
     assert set(responses) >= {"200", "202", "401", "409", "413"}
 
 
-async def test_user_routes_declare_the_identity_scheme_and_the_book_does_not(client):
+async def test_user_routes_declare_the_bearer_scheme_and_public_ones_do_not(client):
     document = await fetch_document(client)
 
-    assert "DevIdentity" in document["components"]["securitySchemes"]
-    assert document["paths"]["/api/v1/positions"]["get"]["security"] == [{"DevIdentity": []}]
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "An access token from `POST /api/v1/auth/login` (or `/auth/refresh`).",
+    }
     for path, item in document["paths"].items():
-        if path.startswith("/api/v1/market/"):
-            assert "security" not in item["get"], path
+        for method, operation in item.items():
+            if (method, path) in PUBLIC_OPERATIONS:
+                assert "security" not in operation, (method, path)
+            else:
+                assert operation["security"] == [{"bearerAuth": []}], (method, path)
+                assert "401" in operation["responses"], (method, path)
+                assert "429" in operation["responses"], (method, path)
 
 
 async def test_websocket_messages_are_documented(client):

@@ -1,6 +1,5 @@
 """Order routes: what the gateway sends to OrderService and what the caller sees."""
 
-ALICE = {"X-Trademesh-User": "alice"}
 LIMIT_BUY = {
     "symbol": "ACME",
     "side": "buy",
@@ -12,8 +11,8 @@ LIMIT_BUY = {
 }
 
 
-async def test_placing_an_order_forwards_every_field_and_answers_202(client, fakes):
-    response = await client.post("/api/v1/orders", json=LIMIT_BUY, headers=ALICE)
+async def test_placing_an_order_forwards_every_field_and_answers_202(client, fakes, alice):
+    response = await client.post("/api/v1/orders", json=LIMIT_BUY, headers=alice)
 
     assert response.status_code == 202
     sent = fakes.behaviour.calls("PlaceOrder")[-1]
@@ -45,10 +44,10 @@ async def test_placing_an_order_forwards_every_field_and_answers_202(client, fak
     assert response.headers["location"] == "/api/v1/orders/ord-1"
 
 
-async def test_a_market_order_defaults_to_gtc_and_sends_no_price(client, fakes):
+async def test_a_market_order_defaults_to_gtc_and_sends_no_price(client, fakes, alice):
     order = {"symbol": "ACME", "side": "sell", "type": "market", "quantity": 5}
 
-    response = await client.post("/api/v1/orders", json=order, headers=ALICE)
+    response = await client.post("/api/v1/orders", json=order, headers=alice)
 
     assert response.status_code == 202
     sent = fakes.behaviour.calls("PlaceOrder")[-1]
@@ -57,19 +56,19 @@ async def test_a_market_order_defaults_to_gtc_and_sends_no_price(client, fakes):
     assert response.json()["client_order_id"] is None
 
 
-async def test_a_repeated_client_order_id_answers_200_with_the_original_order(client):
-    first = await client.post("/api/v1/orders", json=LIMIT_BUY, headers=ALICE)
-    again = await client.post("/api/v1/orders", json={**LIMIT_BUY, "quantity": 7}, headers=ALICE)
+async def test_a_repeated_client_order_id_answers_200_with_the_original_order(client, alice):
+    first = await client.post("/api/v1/orders", json=LIMIT_BUY, headers=alice)
+    again = await client.post("/api/v1/orders", json={**LIMIT_BUY, "quantity": 7}, headers=alice)
 
     assert first.status_code == 202
     assert again.status_code == 200
     assert again.json() == first.json()
 
 
-async def test_cancelling_answers_202_with_the_order(client, fakes):
-    placed = (await client.post("/api/v1/orders", json=LIMIT_BUY, headers=ALICE)).json()
+async def test_cancelling_answers_202_with_the_order(client, fakes, alice):
+    placed = (await client.post("/api/v1/orders", json=LIMIT_BUY, headers=alice)).json()
 
-    response = await client.delete(f"/api/v1/orders/{placed['order_id']}", headers=ALICE)
+    response = await client.delete(f"/api/v1/orders/{placed['order_id']}", headers=alice)
 
     assert response.status_code == 202
     assert response.json()["order_id"] == placed["order_id"]
@@ -77,12 +76,12 @@ async def test_cancelling_answers_202_with_the_order(client, fakes):
     assert (sent.user_id, sent.order_id) == ("alice", placed["order_id"])
 
 
-async def test_reading_one_order_is_scoped_to_the_caller(client):
-    placed = (await client.post("/api/v1/orders", json=LIMIT_BUY, headers=ALICE)).json()
+async def test_reading_one_order_is_scoped_to_the_caller(client, alice, mint):
+    placed = (await client.post("/api/v1/orders", json=LIMIT_BUY, headers=alice)).json()
 
-    mine = await client.get(f"/api/v1/orders/{placed['order_id']}", headers=ALICE)
+    mine = await client.get(f"/api/v1/orders/{placed['order_id']}", headers=alice)
     theirs = await client.get(
-        f"/api/v1/orders/{placed['order_id']}", headers={"X-Trademesh-User": "mallory"}
+        f"/api/v1/orders/{placed['order_id']}", headers=mint.headers("mallory")
     )
 
     assert mine.status_code == 200
@@ -91,13 +90,13 @@ async def test_reading_one_order_is_scoped_to_the_caller(client):
     assert theirs.json()["error"]["code"] == "not_found"
 
 
-async def test_listing_orders_passes_filters_and_paging(client, fakes):
-    await client.post("/api/v1/orders", json=LIMIT_BUY, headers=ALICE)
+async def test_listing_orders_passes_filters_and_paging(client, fakes, alice):
+    await client.post("/api/v1/orders", json=LIMIT_BUY, headers=alice)
 
     response = await client.get(
         "/api/v1/orders",
         params={"symbol": "ACME", "open_only": "true", "limit": 25, "page_token": "abc"},
-        headers=ALICE,
+        headers=alice,
     )
 
     assert response.status_code == 200
@@ -114,16 +113,16 @@ async def test_listing_orders_passes_filters_and_paging(client, fakes):
     assert body["next_page_token"] == "page-2"
 
 
-async def test_listing_orders_uses_defaults_when_no_filter_is_given(client, fakes):
-    response = await client.get("/api/v1/orders", headers=ALICE)
+async def test_listing_orders_uses_defaults_when_no_filter_is_given(client, fakes, alice):
+    response = await client.get("/api/v1/orders", headers=alice)
 
     assert response.status_code == 200
     sent = fakes.behaviour.calls("ListOrders")[-1]
     assert (sent.symbol, sent.open_only, sent.limit, sent.page_token) == ("", False, 100, "")
 
 
-async def test_fills_of_an_order(client, fakes):
-    response = await client.get("/api/v1/orders/ord-9/fills", headers=ALICE)
+async def test_fills_of_an_order(client, fakes, alice):
+    response = await client.get("/api/v1/orders/ord-9/fills", headers=alice)
 
     assert response.status_code == 200
     assert response.json() == {
@@ -144,8 +143,8 @@ async def test_fills_of_an_order(client, fakes):
     assert fakes.behaviour.calls("ListFills")[-1].user_id == "alice"
 
 
-async def test_positions(client, fakes):
-    response = await client.get("/api/v1/positions", headers=ALICE)
+async def test_positions(client, fakes, alice):
+    response = await client.get("/api/v1/positions", headers=alice)
 
     assert response.status_code == 200
     assert response.json() == {

@@ -2,7 +2,6 @@
 
 import pytest
 
-ALICE = {"X-Trademesh-User": "alice"}
 VALID = {"symbol": "ACME", "side": "buy", "type": "limit", "quantity": 10, "price": "101.25"}
 
 
@@ -40,66 +39,68 @@ def assert_invalid(response, *fragments: str) -> None:
         ({"leverage": 100}, "body.leverage: Extra inputs are not permitted"),
     ],
 )
-async def test_an_invalid_order_is_refused_with_the_field_and_reason(client, fakes, change, reason):
-    response = await client.post("/api/v1/orders", json={**VALID, **change}, headers=ALICE)
+async def test_an_invalid_order_is_refused_with_the_field_and_reason(
+    client, fakes, change, reason, alice
+):
+    response = await client.post("/api/v1/orders", json={**VALID, **change}, headers=alice)
 
     assert_invalid(response, reason)
     assert fakes.behaviour.calls("PlaceOrder") == []
 
 
-async def test_a_limit_order_without_price_names_the_price(client):
+async def test_a_limit_order_without_price_names_the_price(client, alice):
     order = {key: value for key, value in VALID.items() if key != "price"}
 
-    response = await client.post("/api/v1/orders", json=order, headers=ALICE)
+    response = await client.post("/api/v1/orders", json=order, headers=alice)
 
     assert_invalid(response, "body.price: required for limit orders")
 
 
-async def test_a_market_order_with_a_price_is_refused(client):
+async def test_a_market_order_with_a_price_is_refused(client, alice):
     order = {**VALID, "type": "market"}
 
-    response = await client.post("/api/v1/orders", json=order, headers=ALICE)
+    response = await client.post("/api/v1/orders", json=order, headers=alice)
 
     assert_invalid(response, "body.price: must be omitted for market orders")
 
 
-async def test_missing_fields_are_each_named(client):
-    response = await client.post("/api/v1/orders", json={"symbol": "ACME"}, headers=ALICE)
+async def test_missing_fields_are_each_named(client, alice):
+    response = await client.post("/api/v1/orders", json={"symbol": "ACME"}, headers=alice)
 
     assert_invalid(
         response, "body.side: Field required", "body.type: Field required", "body.quantity"
     )
 
 
-async def test_malformed_json_is_refused_with_its_position(client):
+async def test_malformed_json_is_refused_with_its_position(client, alice):
     response = await client.post(
         "/api/v1/orders",
         content=b'{"symbol": "ACME", "quantity": 1',
-        headers={**ALICE, "Content-Type": "application/json"},
+        headers={**alice, "Content-Type": "application/json"},
     )
 
     assert_invalid(response, "body: malformed JSON at character 32")
 
 
-async def test_a_body_that_is_not_an_object_is_refused(client):
-    response = await client.post("/api/v1/orders", json=[VALID], headers=ALICE)
+async def test_a_body_that_is_not_an_object_is_refused(client, alice):
+    response = await client.post("/api/v1/orders", json=[VALID], headers=alice)
 
     assert_invalid(response, "body: Input should be a valid dictionary")
 
 
-async def test_an_empty_body_is_refused(client):
+async def test_an_empty_body_is_refused(client, alice):
     response = await client.post(
-        "/api/v1/orders", headers={**ALICE, "Content-Type": "application/json"}
+        "/api/v1/orders", headers={**alice, "Content-Type": "application/json"}
     )
 
     assert_invalid(response, "body: a JSON object is required")
 
 
-async def test_a_body_not_declared_as_json_is_refused(client):
+async def test_a_body_not_declared_as_json_is_refused(client, alice):
     response = await client.post(
         "/api/v1/orders",
         content=b'{"symbol": "ACME"}',
-        headers={**ALICE, "Content-Type": "text/plain"},
+        headers={**alice, "Content-Type": "text/plain"},
     )
 
     assert_invalid(response, "body: must be JSON sent with Content-Type: application/json")
@@ -119,14 +120,14 @@ async def test_book_depth_is_bounded(client, query, reason):
     assert_invalid(response, reason)
 
 
-async def test_list_query_parameters_are_validated(client):
-    response = await client.get("/api/v1/orders?limit=0&open_only=maybe", headers=ALICE)
+async def test_list_query_parameters_are_validated(client, alice):
+    response = await client.get("/api/v1/orders?limit=0&open_only=maybe", headers=alice)
 
     assert_invalid(response, "query.limit: Input should be greater than or equal to 1", "open_only")
 
 
-async def test_path_ids_are_bounded(client, fakes):
-    response = await client.get("/api/v1/orders/" + "x" * 65, headers=ALICE)
+async def test_path_ids_are_bounded(client, fakes, alice):
+    response = await client.get("/api/v1/orders/" + "x" * 65, headers=alice)
 
     assert_invalid(response, "path.order_id: String should have at most 64 characters")
     assert fakes.behaviour.calls("GetOrder") == []

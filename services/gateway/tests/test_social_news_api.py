@@ -150,12 +150,9 @@ async def api(gateway_for, social_news_servers):
         yield started.client, social_news_servers
 
 
-ALICE = {"X-Trademesh-User": "alice"}
-
-
-async def test_posting_passes_the_caller_and_maps_the_post(api):
+async def test_posting_passes_the_caller_and_maps_the_post(api, alice):
     client, fakes = api
-    response = await client.post("/api/v1/social/aapl/posts", json={"text": "hi"}, headers=ALICE)
+    response = await client.post("/api/v1/social/aapl/posts", json={"text": "hi"}, headers=alice)
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["post_id"] == POST_ID and body["symbol"] == "AAPL"
@@ -201,22 +198,22 @@ async def test_reads_need_no_caller(api):
         ({"text": "x", "extra": 1}, "body.extra"),
     ],
 )
-async def test_bad_bodies_are_400(api, body, message):
+async def test_bad_bodies_are_400(api, alice, body, message):
     client, _ = api
-    response = await client.post("/api/v1/social/AAPL/posts", json=body, headers=ALICE)
+    response = await client.post("/api/v1/social/AAPL/posts", json=body, headers=alice)
     assert response.status_code == 400
     assert message in response.json()["error"]["message"]
 
 
-async def test_post_ids_must_be_uuids(api):
+async def test_post_ids_must_be_uuids(api, alice):
     client, fakes = api
-    response = await client.post("/api/v1/social/posts/not-a-uuid/like", headers=ALICE)
+    response = await client.post("/api/v1/social/posts/not-a-uuid/like", headers=alice)
     assert response.status_code == 400
     assert "post_id" in response.json()["error"]["message"]
     assert not fakes.social.calls.requests
 
 
-async def test_rate_limit_refusal_is_429_with_retry_after(api):
+async def test_rate_limit_refusal_is_429_with_retry_after(api, alice):
     client, fakes = api
     fakes.social.calls.fail_next(
         "CreatePost",
@@ -224,7 +221,7 @@ async def test_rate_limit_refusal_is_429_with_retry_after(api):
         "too many posts: at most 10 per minute; retry in 6 s",
         (("retry-after", "6"),),
     )
-    response = await client.post("/api/v1/social/AAPL/posts", json={"text": "x"}, headers=ALICE)
+    response = await client.post("/api/v1/social/AAPL/posts", json={"text": "x"}, headers=alice)
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "6"
     assert response.json()["error"] == {
@@ -234,10 +231,10 @@ async def test_rate_limit_refusal_is_429_with_retry_after(api):
     }
 
 
-async def test_unknown_post_is_404(api):
+async def test_unknown_post_is_404(api, alice):
     client, fakes = api
     fakes.social.calls.fail_next("LikePost", grpc.StatusCode.NOT_FOUND, f"post {POST_ID} not found")
-    response = await client.post(f"/api/v1/social/posts/{POST_ID}/like", headers=ALICE)
+    response = await client.post(f"/api/v1/social/posts/{POST_ID}/like", headers=alice)
     assert response.status_code == 404
     assert "Retry-After" not in response.headers
 

@@ -13,13 +13,17 @@ from trademesh_gateway.settings import GatewaySettings
 
 
 def test_settings_defaults(monkeypatch):
-    for name in ("TRADEMESH_DEV_IDENTITY", "TRADEMESH_CORS_ORIGINS", "TRADEMESH_SERVICE_NAME"):
+    for name in (
+        "TRADEMESH_RATE_LIMIT_PER_USER",
+        "TRADEMESH_CORS_ORIGINS",
+        "TRADEMESH_SERVICE_NAME",
+    ):
         monkeypatch.delenv(name, raising=False)
 
     settings = GatewaySettings()
 
     assert settings.service_name == "gateway"
-    assert settings.dev_identity is False
+    assert settings.rate_limit_per_user == 600
     assert settings.cors_origins == []
     assert settings.max_body_bytes == 64 * 1024
     assert settings.grpc_timeout_seconds == 2.0
@@ -32,7 +36,8 @@ def test_settings_defaults(monkeypatch):
 def test_settings_read_from_the_environment(monkeypatch, raw):
     monkeypatch.setenv("TRADEMESH_ORDER_TARGET", "order:50051")
     monkeypatch.setenv("TRADEMESH_MATCHING_TARGET", "matching:50051")
-    monkeypatch.setenv("TRADEMESH_DEV_IDENTITY", "true")
+    monkeypatch.setenv("TRADEMESH_AUTH_TARGET", "auth:50051")
+    monkeypatch.setenv("TRADEMESH_RATE_LIMIT_PER_USER", "7")
     monkeypatch.setenv("TRADEMESH_CORS_ORIGINS", raw)
     monkeypatch.setenv("TRADEMESH_MAX_BODY_BYTES", "1024")
     monkeypatch.setenv("TRADEMESH_GRPC_TIMEOUT_SECONDS", "0.5")
@@ -40,7 +45,7 @@ def test_settings_read_from_the_environment(monkeypatch, raw):
     settings = GatewaySettings()
 
     assert (settings.order_target, settings.matching_target) == ("order:50051", "matching:50051")
-    assert settings.dev_identity is True
+    assert (settings.auth_target, settings.rate_limit_per_user) == ("auth:50051", 7)
     assert settings.cors_origins == ["https://a.example", "http://localhost:5173"]
     assert (settings.max_body_bytes, settings.grpc_timeout_seconds) == (1024, 0.5)
 
@@ -49,11 +54,6 @@ def test_settings_read_from_the_environment(monkeypatch, raw):
 def test_cors_origins_must_be_exact(origin):
     with pytest.raises(ValidationError):
         GatewaySettings(cors_origins=[origin])
-
-
-def test_dev_identity_is_refused_in_production():
-    with pytest.raises(ValidationError, match="dev_identity must stay off in production"):
-        GatewaySettings(dev_identity=True, environment="production")
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,7 @@ async def running_gateway(settings) -> AsyncIterator[tuple[str, ConnectionRegist
         social_target=settings.social_target,
         news_target=settings.news_target,
         market_target=settings.market_target,
+        auth_target=settings.auth_target,
     )
     app = create_app(settings, backends=backends, registry=registry, health=Health())
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -100,9 +101,9 @@ async def next_message(ws: ClientConnection) -> dict:
     return json.loads(await asyncio.wait_for(ws.recv(), 2))
 
 
-async def close_code_of(ws: ClientConnection) -> tuple[int, str]:
+async def close_code_of(ws: ClientConnection, wait_seconds: float = 2) -> tuple[int, str]:
     with pytest.raises(ConnectionClosed) as closed:
-        await asyncio.wait_for(ws.recv(), 2)
+        await asyncio.wait_for(ws.recv(), wait_seconds)
     assert closed.value.rcvd is not None
     return closed.value.rcvd.code, closed.value.rcvd.reason
 
@@ -115,12 +116,18 @@ async def wait_until(condition) -> None:
     raise AssertionError("condition never held")
 
 
-async def test_each_user_receives_their_own_order_updates(settings_for):
+def bearer(token: str) -> list[str]:
+    """The subprotocols a client offers to authenticate its socket."""
+    return ["bearer", token]
+
+
+async def test_each_user_receives_their_own_order_updates(settings_for, mint):
     async with running_gateway(settings_for()) as (url, registry):
         async with (
-            connect(url, additional_headers={"X-Trademesh-User": "alice"}) as alice,
-            connect(url + "?user=bob") as bob,
+            connect(url, subprotocols=bearer(mint.token("alice"))) as alice,
+            connect(url, subprotocols=bearer(mint.token("bob"))) as bob,
         ):
+            assert alice.subprotocol == "bearer"
             assert await next_message(alice) == {"type": "hello", "user_id": "alice"}
             assert await next_message(bob) == {"type": "hello", "user_id": "bob"}
 
@@ -143,37 +150,61 @@ async def test_each_user_receives_their_own_order_updates(settings_for):
         await wait_until(lambda: registry.connection_count == 0)
 
 
-async def test_without_dev_identity_the_socket_closes_with_4401(settings_for):
-    async with (
-        running_gateway(settings_for(dev_identity=False)) as (url, registry),
-        connect(url + "?user=alice", additional_headers={"X-Trademesh-User": "alice"}) as ws,
-    ):
+async def test_without_a_token_the_socket_closes_with_4401(settings_for):
+    async with running_gateway(settings_for()) as (url, registry), connect(url) as ws:
         code, reason = await close_code_of(ws)
 
         assert code == 4401
-        assert "development mode" in reason
+        assert reason == "authentication required: offer subprotocols 'bearer, <access token>'"
         assert registry.connection_count == 0
 
 
-async def test_without_a_user_the_socket_closes_with_4401(settings_for):
-    async with running_gateway(settings_for()) as (url, _), connect(url) as ws:
-        code, reason = await close_code_of(ws)
+@pytest.mark.parametrize(
+    ("make_token", "reason"),
+    [
+        (lambda mint: mint.token("alice", lifetime=-60), "access token has expired"),
+        (lambda mint: mint.token("alice", aud="someone-else"), "access token is not meant"),
+        (lambda mint: "not-a-jwt", "access token is malformed"),
+    ],
+)
+async def test_a_bad_token_closes_the_socket_with_4401(settings_for, mint, make_token, reason):
+    async with (
+        running_gateway(settings_for()) as (url, registry),
+        connect(url, subprotocols=bearer(make_token(mint))) as ws,
+    ):
+        code, said = await close_code_of(ws)
 
-    assert code == 4401
-    assert reason == "authentication required: send X-Trademesh-User or ?user="
+        assert code == 4401
+        assert said.startswith(reason)
+        assert registry.connection_count == 0
 
 
-async def test_a_page_on_a_foreign_origin_cannot_subscribe(settings_for):
+async def test_the_socket_closes_when_its_token_expires(settings_for, mint):
+    async with (
+        running_gateway(settings_for(jwt_leeway_seconds=0)) as (url, registry),
+        # Whole seconds in `exp`: this token lives between one and two more seconds.
+        connect(url, subprotocols=bearer(mint.token("alice", lifetime=2))) as ws,
+    ):
+        assert (await next_message(ws))["type"] == "hello"
+        assert await close_code_of(ws, wait_seconds=10) == (4401, "access token expired")
+        await wait_until(lambda: registry.connection_count == 0)
+
+
+async def test_a_page_on_a_foreign_origin_cannot_subscribe(settings_for, mint):
+    token = bearer(mint.token("alice"))
     async with running_gateway(settings_for()) as (url, _):
-        async with connect(url + "?user=alice", origin="https://evil.example") as ws:
+        async with connect(url, subprotocols=token, origin="https://evil.example") as ws:
             assert await close_code_of(ws) == (4403, "origin not allowed")
-        async with connect(url + "?user=alice", origin="https://terminal.example") as ws:
+        async with connect(url, subprotocols=token, origin="https://terminal.example") as ws:
             assert (await next_message(ws))["type"] == "hello"
 
 
-async def test_live_topics_over_a_real_socket(settings_for):
+async def test_live_topics_over_a_real_socket(settings_for, mint):
     async with running_gateway(settings_for()) as (url, registry):
-        async with connect(url + "?user=alice") as alice, connect(url + "?user=bob") as bob:
+        async with (
+            connect(url, subprotocols=bearer(mint.token("alice"))) as alice,
+            connect(url, subprotocols=bearer(mint.token("bob"))) as bob,
+        ):
             await next_message(alice)
             await next_message(bob)
             await alice.send('{"op": "subscribe", "channel": "trades", "symbol": "ACME"}')
@@ -199,14 +230,14 @@ async def test_live_topics_over_a_real_socket(settings_for):
 
 
 @pytest.mark.integration
-async def test_the_live_relay_forwards_redis_updates(settings_for, devstack):
+async def test_the_live_relay_forwards_redis_updates(settings_for, devstack, mint):
     client = redis.from_url(devstack.env()["TRADEMESH_REDIS_URL"])
     async with running_gateway(settings_for()) as (url, registry):
         relay = LiveRelay(client, registry)
         task = asyncio.create_task(relay.run())
         try:
             await wait_until(lambda: relay.subscribed)
-            async with connect(url + "?user=alice") as alice:
+            async with connect(url, subprotocols=bearer(mint.token("alice"))) as alice:
                 await next_message(alice)
                 await alice.send('{"op": "subscribe", "channel": "quotes", "symbol": "ACME"}')
                 await next_message(alice)

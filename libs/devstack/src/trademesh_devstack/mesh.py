@@ -27,9 +27,15 @@ TOPICS = {
     "marketdata.dlq": 1,
 }
 # Start order: a service's callees and its topics' producers come first.
-SERVICES = ("order", "matching", "market", "social", "news", "gateway")
+SERVICES = ("auth", "order", "matching", "market", "social", "news", "gateway")
 # The PostgreSQL database each service owns (none reads another's).
-DATABASES = {"order": "orders", "market": "market", "social": "social", "news": "news"}
+DATABASES = {
+    "auth": "auth",
+    "order": "orders",
+    "market": "market",
+    "social": "social",
+    "news": "news",
+}
 
 
 @dataclass
@@ -86,8 +92,10 @@ class Mesh:
             for name in SERVICES
             if name != "gateway"
         }
-        # Local processes only: there is no auth service in this mesh yet.
-        per_service["gateway"]["TRADEMESH_DEV_IDENTITY"] = "true"
+        # Every local client shares 127.0.0.1: a per-address limit would throttle them all
+        # together, so only the per-user limit is in force here.
+        per_service["gateway"]["TRADEMESH_RATE_LIMIT_PER_IP"] = "1000000"
+        per_service["gateway"]["TRADEMESH_RATE_LIMIT_AUTH_PER_IP"] = "1000000"
         for name in SERVICES:
             http_port, grpc_port = ports[name]
             env = {

@@ -25,6 +25,7 @@ def main() -> None:
         social_target=settings.social_target,
         news_target=settings.news_target,
         market_target=settings.market_target,
+        auth_target=settings.auth_target,
     )
     app = create_app(settings, backends=backends, registry=registry, health=runtime.health)
 

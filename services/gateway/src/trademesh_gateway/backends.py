@@ -10,6 +10,7 @@ from typing import Any
 
 import grpc
 
+from trademesh.auth.v1 import auth_pb2_grpc
 from trademesh.market.v1 import market_pb2_grpc
 from trademesh.matching.v1 import matching_pb2_grpc
 from trademesh.news.v1 import news_pb2_grpc
@@ -24,6 +25,7 @@ _READY_WAIT_SECONDS = 1.0
 
 # One channel per service; the stub class says how the gateway talks to it.
 _STUB_CLASSES: dict[str, Any] = {
+    "auth": auth_pb2_grpc.AuthServiceStub,
     "order": order_pb2_grpc.OrderServiceStub,
     "matching": matching_pb2_grpc.MatchingServiceStub,
     "market": market_pb2_grpc.MarketServiceStub,
@@ -40,6 +42,7 @@ class Backends:
         tls: TlsSettings,
         call_timeout_seconds: float,
         *,
+        auth_target: str,
         market_target: str,
         social_target: str,
         news_target: str,
@@ -47,6 +50,7 @@ class Backends:
         # Every call carries this deadline: a stuck service costs a caller seconds, not forever.
         self.call_timeout = call_timeout_seconds
         self._targets = {
+            "auth": auth_target,
             "order": order_target,
             "matching": matching_target,
             "market": market_target,
@@ -94,6 +98,10 @@ class Backends:
     def news(self) -> news_pb2_grpc.NewsServiceStub:
         return self._stub("news")
 
+    @property
+    def auth(self) -> auth_pb2_grpc.AuthServiceStub:
+        return self._stub("auth")
+
     async def order_ready(self) -> bool:
         return await _channel_ready(self._channels.get("order"))
 
@@ -102,6 +110,9 @@ class Backends:
 
     async def market_ready(self) -> bool:
         return await _channel_ready(self._channels.get("market"))
+
+    async def auth_ready(self) -> bool:
+        return await _channel_ready(self._channels.get("auth"))
 
 
 async def _channel_ready(channel: grpc.aio.Channel | None) -> bool:

@@ -1,69 +1,63 @@
-"""Who is calling.
+"""Who is calling: the subject of a bearer access token the gateway verified itself.
 
-Until the auth service issues tokens, the only identity source is the development
-header `X-Trademesh-User`, honoured solely when `dev_identity` is on. With it off
-(every deployment) user routes answer 401: no identity is better than a forgeable one.
+Routes that need a caller depend on `caller_dependency(...)`, which yields the user id
+(401 in the error envelope for a missing or bad token) and counts the request
+against the user's rate limit (429). The scheme is declared as HTTP bearer so the
+OpenAPI document shows which routes need a token.
 """
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Security
-from fastapi.security import APIKeyHeader
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from trademesh_gateway.access_tokens import AccessTokenVerifier, InvalidToken
 from trademesh_gateway.errors import ApiError
+from trademesh_gateway.rate_limits import RateLimited, RateLimiter, too_many_requests_message
 
-DEV_IDENTITY_HEADER = "X-Trademesh-User"
-# Browsers cannot set headers on a WebSocket handshake, so dev mode also reads this.
-DEV_IDENTITY_QUERY_PARAM = "user"
+BEARER_SCHEME_NAME = "bearerAuth"
 
-_USER_ID = re.compile(r"^[A-Za-z0-9._@:-]{1,64}$")
-
-# Declared as a security scheme so the OpenAPI document shows which routes need a caller.
-_dev_identity_header = APIKeyHeader(
-    name=DEV_IDENTITY_HEADER,
-    scheme_name="DevIdentity",
-    description="Development only: the caller's user id, trusted as is when the gateway "
-    "runs with TRADEMESH_DEV_IDENTITY=true.",
+_bearer = HTTPBearer(
+    scheme_name=BEARER_SCHEME_NAME,
+    bearerFormat="JWT",
+    description="An access token from `POST /api/v1/auth/login` (or `/auth/refresh`).",
     auto_error=False,
 )
-
-
-class IdentityError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def resolve_dev_identity(dev_identity: bool, claimed_user_id: str | None) -> str:
-    """The caller's user id, or IdentityError saying precisely why there is none."""
-    if not dev_identity:
-        raise IdentityError(
-            "authentication required: this gateway accepts no credentials yet "
-            f"({DEV_IDENTITY_HEADER} is honoured only in development mode)"
-        )
-    if not claimed_user_id:
-        raise IdentityError(f"authentication required: send the {DEV_IDENTITY_HEADER} header")
-    if not _USER_ID.fullmatch(claimed_user_id):
-        raise IdentityError(
-            f"{DEV_IDENTITY_HEADER} must be 1-64 characters of letters, digits and ._@:-"
-        )
-    return claimed_user_id
-
 
 CallerDependency = Callable[..., Awaitable[str]]
 
 
-def caller_dependency(dev_identity: bool) -> CallerDependency:
-    """A FastAPI dependency yielding the caller's user id (401 envelope when there is none)."""
+def unauthenticated(message: str) -> ApiError:
+    return ApiError(401, "unauthenticated", message, {"WWW-Authenticate": "Bearer"})
+
+
+def caller_dependency(
+    verifier: AccessTokenVerifier,
+    limiter: RateLimiter,
+    per_user_limit: int,
+    window_seconds: int,
+) -> CallerDependency:
+    """A FastAPI dependency yielding the caller's user id."""
 
     async def caller_user_id(
-        claimed: Annotated[str | None, Security(_dev_identity_header)],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     ) -> str:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise unauthenticated("authentication required: send Authorization: Bearer <token>")
         try:
-            return resolve_dev_identity(dev_identity, claimed)
-        except IdentityError as error:
-            raise ApiError(401, "unauthenticated", error.message) from None
+            caller = await verifier.verify(credentials.credentials)
+        except InvalidToken as error:
+            raise unauthenticated(error.message) from None
+        try:
+            await limiter.hit(f"user:{caller.user_id}", per_user_limit)
+        except RateLimited as limited:
+            raise ApiError(
+                429,
+                "resource_exhausted",
+                too_many_requests_message("per user", per_user_limit, window_seconds),
+                {"Retry-After": str(limited.retry_after_seconds)},
+            ) from None
+        return caller.user_id
 
     return caller_user_id

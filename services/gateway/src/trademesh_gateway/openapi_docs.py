@@ -10,18 +10,18 @@ from trademesh_gateway.schemas.push import PUSH_MESSAGES
 
 _ERROR_DESCRIPTIONS = {
     400: "The request is invalid (the message names the field).",
-    401: "No caller identity.",
+    401: "No valid access token (missing, malformed, expired or not ours).",
     403: "The caller may not do this.",
     404: "No such resource.",
     409: "Refused in the current state (e.g. insufficient cash, order already final).",
     413: "Request body too large.",
-    429: "Too many requests.",
+    429: "Rate limited (per client address, and per user): retry after `Retry-After` seconds.",
     502: "A backing service failed.",
     503: "A backing service is unavailable; retry.",
     504: "A backing service did not answer in time.",
 }
 # Failures any route may answer with: they come from the mesh, not the route.
-_COMMON_STATUSES = (400, 502, 503, 504)
+_COMMON_STATUSES = (400, 429, 502, 503, 504)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -36,7 +36,7 @@ class UpstreamContractError(Exception):
     """A service answered with something its contract rules out (a bug there, not here)."""
 
 
-def _timestamp(micros: int) -> datetime:
+def timestamp_from_micros(micros: int) -> datetime:
     # Integer arithmetic: a float division would lose microseconds.
     return _EPOCH + timedelta(microseconds=micros)
 
@@ -63,8 +63,8 @@ def order_from_proto(order: order_pb2.Order) -> Order:
         filled_quantity=order.filled_quantity,
         average_fill_price=_optional(order.average_fill_price),
         reason=_optional(order.reason),
-        created_at=_timestamp(order.created_at_us),
-        updated_at=_timestamp(order.updated_at_us),
+        created_at=timestamp_from_micros(order.created_at_us),
+        updated_at=timestamp_from_micros(order.updated_at_us),
     )
 
 
@@ -85,7 +85,7 @@ def fill_from_proto(fill: order_pb2.Fill) -> Fill:
         quantity=fill.quantity,
         price=fill.price,
         liquidity=fill.liquidity,  # type: ignore[arg-type]
-        created_at=_timestamp(fill.created_at_us),
+        created_at=timestamp_from_micros(fill.created_at_us),
     )
 
 
@@ -132,5 +132,5 @@ def trade_from_proto(trade: matching_pb2.TradeRecord, tick_size: Decimal) -> Tra
         price=ticks_to_price(trade.price_ticks, tick_size),
         quantity=trade.quantity,
         aggressor_side=trade.aggressor_side,  # type: ignore[arg-type]
-        created_at=_timestamp(trade.created_at_us),
+        created_at=timestamp_from_micros(trade.created_at_us),
     )

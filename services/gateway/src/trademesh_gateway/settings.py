@@ -1,15 +1,12 @@
 """The gateway's configuration: the shared `TRADEMESH_*` settings plus its own."""
 
 import json
-from typing import Annotated, Self
+from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 from trademesh_common.config import ServiceSettings
-
-# Environments where a forged identity header would be a real account takeover.
-_PRODUCTION_ENVIRONMENTS = frozenset({"prod", "production"})
 
 
 class GatewaySettings(ServiceSettings):
@@ -17,13 +14,29 @@ class GatewaySettings(ServiceSettings):
     # host:port of the order service's and the matching service's gRPC endpoints.
     order_target: str = "127.0.0.1:50051"
     matching_target: str = "127.0.0.1:50052"
+    auth_target: str = "127.0.0.1:50053"
     # TRADEMESH_MARKET_TARGET, _SOCIAL_TARGET, _NEWS_TARGET: the services behind the public routes.
-    market_target: str = "127.0.0.1:50053"
-    social_target: str = "127.0.0.1:50054"
-    news_target: str = "127.0.0.1:50055"
-    # Until the auth service exists, trust the caller's user id from a header. Anyone can set
-    # a header, so this is for local development and tests only.
-    dev_identity: bool = False
+    market_target: str = "127.0.0.1:50054"
+    social_target: str = "127.0.0.1:50055"
+    news_target: str = "127.0.0.1:50056"
+    # What an access token must say to be accepted (the auth service's settings).
+    jwt_issuer: str = "trademesh-auth"
+    jwt_audience: str = "trademesh-api"
+    # Clock skew tolerated between the auth service's clock and the gateway's.
+    jwt_leeway_seconds: float = Field(default=5.0, ge=0)
+    # The JWKS is re-read this often, and early when a token names a key not yet seen --
+    # but at most once per `jwks_min_refetch_seconds` (such a token waits for the next
+    # read), so made-up key ids cannot make the gateway hammer the auth service.
+    jwks_refresh_seconds: float = Field(default=300.0, gt=0)
+    jwks_min_refetch_seconds: float = Field(default=1.0, ge=0, le=10)
+    # Fixed-window rate limits in Redis: requests per window per client IP (every API
+    # route) and per authenticated user (routes that need a caller).
+    rate_limit_window_seconds: int = Field(default=60, gt=0)
+    rate_limit_per_ip: int = Field(default=1200, gt=0)
+    rate_limit_per_user: int = Field(default=600, gt=0)
+    # Stricter, per client address, on `/auth/*`: each login or sign-up costs the auth
+    # service an argon2id hash, and guessing passwords should be slow.
+    rate_limit_auth_per_ip: int = Field(default=30, gt=0)
     # Browser origins allowed to call the API (exact "scheme://host[:port]", no wildcard).
     # Accepts a JSON list or a comma-separated string in TRADEMESH_CORS_ORIGINS.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -53,9 +66,3 @@ class GatewaySettings(ServiceSettings):
             if not origin.startswith(("http://", "https://")) or origin.endswith("/"):
                 raise ValueError(f"not an origin (scheme://host[:port]): {origin!r}")
         return origins
-
-    @model_validator(mode="after")
-    def _no_dev_identity_in_production(self) -> Self:
-        if self.dev_identity and self.environment.lower() in _PRODUCTION_ENVIRONMENTS:
-            raise ValueError("dev_identity must stay off in production")
-        return self

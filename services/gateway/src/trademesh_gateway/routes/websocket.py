@@ -1,28 +1,33 @@
 """`/ws`: the caller's order updates, pushed live, and the live topics the client subscribes
 to (see subscriptions.py).
 
+The access token travels in the `Sec-WebSocket-Protocol` header as the two offered
+subprotocols `bearer, <token>` (browsers cannot set other headers on a handshake, and
+a query parameter would put the token in every access log); the server selects
+`bearer`. The socket is closed with 4401 when the token expires: reconnect with a
+fresh one.
+
 The handshake is accepted before any refusal so the client learns why through the
-close code (4401 no identity, 4403 foreign origin) instead of a bare HTTP 403.
+close code (4401 no or bad token, 4403 foreign origin) instead of a bare HTTP 403.
 """
 
+import asyncio
+import contextlib
+import time
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, WebSocket
 
+from trademesh_gateway.access_tokens import AccessTokenVerifier, InvalidToken
 from trademesh_gateway.fanout import ConnectionRegistry
-from trademesh_gateway.identity import (
-    DEV_IDENTITY_HEADER,
-    DEV_IDENTITY_QUERY_PARAM,
-    IdentityError,
-    resolve_dev_identity,
-)
 from trademesh_gateway.routes import API_PREFIX
 from trademesh_gateway.subscriptions import handle_client_text
 
 BATCH_QUERY_PARAM = "batch"
 UNAUTHENTICATED_CLOSE_CODE = 4401
 FORBIDDEN_ORIGIN_CLOSE_CODE = 4403
+BEARER_SUBPROTOCOL = "bearer"
 _MAX_CLOSE_REASON_BYTES = 123  # RFC 6455: a close frame's payload is at most 125 bytes
 
 
@@ -68,10 +73,17 @@ def origin_allowed(origin: str | None, host: str | None, allowed_origins: Sequen
     return host is not None and urlsplit(origin).netloc.lower() == host.lower()
 
 
+def offered_token(offered_subprotocols: Sequence[str]) -> str | None:
+    """The token from `Sec-WebSocket-Protocol: bearer, <token>`, if offered that way."""
+    if len(offered_subprotocols) == 2 and offered_subprotocols[0] == BEARER_SUBPROTOCOL:
+        return offered_subprotocols[1]
+    return None
+
+
 def add_websocket_route(
     app: FastAPI,
     registry: ConnectionRegistry,
-    dev_identity: bool,
+    verifier: AccessTokenVerifier,
     allowed_origins: Sequence[str],
 ) -> None:
     @app.websocket(f"{API_PREFIX}/ws")
@@ -82,23 +94,25 @@ def add_websocket_route(
             await websocket.accept()
             await websocket.close(FORBIDDEN_ORIGIN_CLOSE_CODE, "origin not allowed")
             return
-        claimed_user_id = websocket.headers.get(DEV_IDENTITY_HEADER) or (
-            websocket.query_params.get(DEV_IDENTITY_QUERY_PARAM)
-        )
-        try:
-            user_id = resolve_dev_identity(dev_identity, claimed_user_id)
-        except IdentityError as error:
-            reason = error.message
-            if dev_identity and not claimed_user_id:
-                reason = f"authentication required: send {DEV_IDENTITY_HEADER} or ?user="
+        token = offered_token(websocket.scope.get("subprotocols", []))
+        if token is None:
             await websocket.accept()
-            await websocket.close(UNAUTHENTICATED_CLOSE_CODE, _close_reason(reason))
+            await websocket.close(
+                UNAUTHENTICATED_CLOSE_CODE,
+                "authentication required: offer subprotocols 'bearer, <access token>'",
+            )
             return
-        await websocket.accept()
+        try:
+            caller = await verifier.verify(token)
+        except InvalidToken as error:
+            await websocket.accept(subprotocol=BEARER_SUBPROTOCOL)
+            await websocket.close(UNAUTHENTICATED_CLOSE_CODE, _close_reason(error.message))
+            return
+        await websocket.accept(subprotocol=BEARER_SUBPROTOCOL)
         sink = WebSocketSink(websocket)
         # Opt-in: such a client reads a frame as one message or a JSON array of messages.
         batch = websocket.query_params.get(BATCH_QUERY_PARAM) in ("1", "true")
-        connection = registry.register(user_id, sink, batch=batch)
+        connection = registry.register(caller.user_id, sink, batch=batch)
 
         def answer(text: str) -> None:
             # A client that floods requests without reading the answers is too slow.
@@ -108,6 +122,10 @@ def add_websocket_route(
 
         sink.on_text = answer
         try:
-            await connection.run()
+            await asyncio.wait_for(connection.run(), max(0.0, caller.expires_at - time.time()))
+        except TimeoutError:
+            # The peer may be gone already; then there is nobody left to tell.
+            with contextlib.suppress(Exception):
+                await websocket.close(UNAUTHENTICATED_CLOSE_CODE, "access token expired")
         finally:
             registry.unregister(connection)

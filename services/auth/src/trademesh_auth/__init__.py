@@ -1,0 +1,1 @@
+"""Accounts, tokens, signing keys and watchlists."""
