@@ -68,7 +68,8 @@ def test_invalid_object_is_refused_with_the_reason(kube_api: KubeClient) -> None
     ns = _namespace(kube_api)
     refused = kube_api.apply(_deployment("broken", ns, {"app": "other"}), check=False)
     assert refused.returncode != 0
-    assert "selector does not match template labels" in refused.stderr
+    assert 'The Deployment "broken" is invalid' in refused.stderr
+    assert "`selector` does not match template `labels`" in refused.stderr
     absent = kube_api.kubectl("get", "deployment", "broken", "-n", ns, check=False)
     assert absent.returncode != 0
     assert "NotFound" in absent.stderr

@@ -408,6 +408,7 @@ def _build_into(
     """Run `build(staging_dir)`, then swap the staging dir in as `home` with its marker."""
     home.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{home.name}.", dir=home.parent))
+    staging.chmod(0o755)  # mkdtemp's 0700 would hide the tools from other users
     try:
         build(staging)
         absent = [name for name in files if not (staging / name).is_file()]
