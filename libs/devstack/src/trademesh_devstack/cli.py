@@ -85,7 +85,7 @@ def _install(args: argparse.Namespace) -> int:
     if not args.no_kube:
         kube = install_kube()
         for name, seconds in kube.build_seconds.items():
-            print(f"built: {name} in {seconds:.0f}s (go build; GOCACHE makes rebuilds incremental)", file=sys.stderr)
+            print(f"built: {name} in {seconds:.0f}s (go build)", file=sys.stderr)
         print(
             f"installed: etcd {kube.etcd}, kube-apiserver + kubectl "
             f"{kube.kubernetes_version} in {kube.kube_apiserver.parent}, "
