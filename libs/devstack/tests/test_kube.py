@@ -6,6 +6,10 @@ Only the API server runs (no controllers), so these tests assert on API objects.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,6 +17,7 @@ from typing import Any
 import pytest
 
 from trademesh_devstack import DevStackError
+from trademesh_devstack._proc import port_accepts
 from trademesh_devstack.install import HELM_VERSION, kubernetes_version
 from trademesh_devstack.kube import AttachedKube, KubeClient
 
@@ -178,3 +183,27 @@ def test_an_attached_client_reaches_the_same_cluster(kube_api: KubeClient, tmp_p
 
     assert attached.get("namespace", ns)["metadata"]["name"] == ns
     assert set(attached.crds) == set(kube_api.crds)
+
+
+def test_kube_up_serves_until_sigterm_then_leaves_nothing_running(tmp_path: Path) -> None:
+    kubeconfig, env_file = tmp_path / "kc", tmp_path / "kube.json"
+    argv = [sys.executable, "-m", "trademesh_devstack", "kube-up", "--no-install"]
+    argv += ["--kubeconfig", str(kubeconfig), "--state-dir", str(tmp_path / "state")]
+    argv += ["--env-file", str(env_file)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not env_file.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert env_file.exists(), proc.stderr.read() if proc.poll() is not None else "timeout"
+        kube = AttachedKube.from_env_file(env_file)
+        assert kube.kubeconfig == kubeconfig
+        assert kube.kubectl("get", "--raw", "/readyz").stdout == "ok"
+        server = json.loads(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+        port = int(server.rsplit(":", 1)[1])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    assert f"export KUBECONFIG={kubeconfig}" in out
+    assert not port_accepts(port)

@@ -330,6 +330,9 @@ class KubeApiServer(KubeClient):
             "--allow-privileged=true",
             f"--enable-admission-plugins={','.join(ADMISSION_ENABLED)}",
             f"--disable-admission-plugins={','.join(ADMISSION_DISABLED)}",
+            # The `kubernetes` Service's endpoint would be 127.0.0.1, which Endpoints validation
+            # refuses (every 10 s, in the log); nothing in-cluster could use it anyway.
+            "--endpoint-reconciler-type=none",
             "--profiling=false",
         ]
 
