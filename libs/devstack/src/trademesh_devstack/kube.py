@@ -19,12 +19,14 @@ when there is one), which also spares it the WAL fsyncs that make etcd slow on a
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import shutil
 import ssl
 import subprocess
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,6 +35,7 @@ from types import TracebackType
 from typing import Any
 
 from ._proc import (
+    PORT_CLASH,
     DevStackError,
     ManagedProcess,
     free_port,
@@ -205,7 +208,7 @@ class KubeApiServer(KubeClient):
         self.port = 0
         self._etcd: ManagedProcess | None = None
         self._apiserver: ManagedProcess | None = None
-        self._etcd_data: Path | None = None
+        self._etcd_home: EtcdHome | None = None
         self.pki = KubePki(self.state_dir / "pki")
         super().__init__(
             kubeconfig or self.state_dir / "kubeconfig",
@@ -250,7 +253,7 @@ class KubeApiServer(KubeClient):
         self.kubectl_path, self.helm_path, self.crds = tools.kubectl, tools.helm, tools.crds
         generate_pki(self.pki.directory, SERVICE_IP)
         try:
-            start_with_port_retry(self._start_once, self._pick_ports)
+            start_with_port_retry(self._start_once_noting_port_clashes, self._pick_ports)
         except BaseException:
             self.stop()
             raise
@@ -258,12 +261,21 @@ class KubeApiServer(KubeClient):
     def _pick_ports(self) -> None:
         self.etcd_port, self.etcd_peer_port, self.port = free_port(), free_port(), free_port()
 
+    def _start_once_noting_port_clashes(self) -> None:
+        try:
+            self._start_once()
+        except DevStackError as exc:
+            # Go says "bind: address already in use"; the retry looks for the C spelling.
+            if "address already in use" in str(exc).lower() and PORT_CLASH not in str(exc):
+                raise DevStackError(f"{exc}\n({PORT_CLASH})") from exc
+            raise
+
     def _start_once(self) -> None:
         assert self.tools is not None
         if not self.port:
             self._pick_ports()
         self._stop_processes()
-        self._etcd_data = Path(tempfile.mkdtemp(prefix="trademesh-etcd.", dir=_memory_dir()))
+        self._etcd_home = EtcdHome.claim()
         etcd_url = f"http://127.0.0.1:{self.etcd_port}"
         peer_url = f"http://127.0.0.1:{self.etcd_peer_port}"
         self._etcd = ManagedProcess(
@@ -271,7 +283,7 @@ class KubeApiServer(KubeClient):
             [
                 str(self.tools.etcd),
                 "--name=trademesh",
-                f"--data-dir={self._etcd_data}",
+                f"--data-dir={self._etcd_home.data}",
                 f"--listen-client-urls={etcd_url}",
                 f"--advertise-client-urls={etcd_url}",
                 f"--listen-peer-urls={peer_url}",
@@ -360,9 +372,9 @@ class KubeApiServer(KubeClient):
             if proc is not None:
                 proc.stop()
         self._apiserver = self._etcd = None
-        if self._etcd_data is not None:
-            shutil.rmtree(self._etcd_data, ignore_errors=True)
-            self._etcd_data = None
+        if self._etcd_home is not None:
+            self._etcd_home.release()
+            self._etcd_home = None
 
     def stop(self) -> None:
         """Stop the apiserver, then etcd; drop etcd's data (and the state dir if it is ours)."""
@@ -441,9 +453,58 @@ def _crd_name_of(path: Path) -> str:
     return f"{plural}.{group}"
 
 
-def _memory_dir() -> str | None:
+class EtcdHome:
+    """etcd's data dir, in memory when possible, locked by its owner for as long as it lives.
+
+    etcd preallocates ~120 MB of WAL, which in /dev/shm is RAM: a dir whose owner died without
+    stopping (SIGKILL) must not stay. Each dir holds a `.owner` file that its owner keeps
+    flocked; `claim()` first deletes the dirs whose lock nobody holds any more.
+    """
+
+    PREFIX = "trademesh-etcd."
+    GRACE_S = 60.0  # younger dirs may be between mkdtemp and flock: never swept
+
+    def __init__(self, path: Path, lock_fd: int) -> None:
+        self.path = path
+        self.data = path / "data"
+        self._lock_fd = lock_fd
+
+    @classmethod
+    def claim(cls, base: Path | None = None) -> EtcdHome:
+        base = base or _memory_dir()
+        cls.sweep(base)
+        path = Path(tempfile.mkdtemp(prefix=cls.PREFIX, dir=base))
+        fd = os.open(path / ".owner", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return cls(path, fd)
+
+    @classmethod
+    def sweep(cls, base: Path) -> None:
+        now = time.time()
+        for path in base.glob(f"{cls.PREFIX}*"):
+            owner = path / ".owner"
+            try:
+                if now - path.stat().st_mtime < cls.GRACE_S or not owner.is_file():
+                    continue
+                fd = os.open(owner, os.O_RDWR | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # its owner is alive
+            finally:
+                os.close(fd)
+            shutil.rmtree(path, ignore_errors=True)
+
+    def release(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        os.close(self._lock_fd)
+
+
+def _memory_dir() -> Path:
     shm = Path("/dev/shm")
-    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
 
 
 def _etcd_healthy(url: str) -> bool:
