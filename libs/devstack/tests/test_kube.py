@@ -136,6 +136,44 @@ def test_restricted_pod_security_refuses_a_privileged_pod(kube_api: KubeClient) 
     assert kube_api.get("pod", "compliant", ns)["status"]["phase"] == "Pending"  # no kubelet
 
 
+def test_rbac_is_enforced_for_a_service_account(kube_api: KubeClient) -> None:
+    ns = _namespace(kube_api)
+    kube_api.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "app", "namespace": ns},
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "read-config", "namespace": ns},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "app-reads-config", "namespace": ns},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "read-config",
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": "app", "namespace": ns}],
+        },
+    )
+    as_app = ["--as", f"system:serviceaccount:{ns}:app", "--namespace", ns]
+
+    def can(verb: str, resource: str) -> str:
+        return kube_api.kubectl("auth", "can-i", verb, resource, *as_app, check=False).stdout
+
+    assert can("get", "configmaps").strip() == "yes"
+    assert can("list", "secrets").strip() == "no"
+    refused = kube_api.kubectl("get", "secrets", *as_app, check=False)
+    assert refused.returncode != 0
+    assert "Forbidden" in refused.stderr
+
+
 def test_helm_binary_runs(kube_api: KubeClient) -> None:
     assert kube_api.helm("version", "--short").stdout.startswith(f"v{HELM_VERSION}")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 from ._proc import DevStackError, tail
-from .install import KAFKA_VERSION, install_all, install_kube
+from .install import KAFKA_VERSION, cache_root, install_all, install_kube
 from .kube import KubeApiServer
 from .mesh import Mesh
 from .stack import DevStack, default_state_dir
@@ -90,7 +90,7 @@ def _install(args: argparse.Namespace) -> int:
             f"installed: etcd {kube.etcd}, kube-apiserver + kubectl "
             f"{kube.kubernetes_version} in {kube.kube_apiserver.parent}, "
             f"helm {kube.helm_version} at {kube.helm}, {len(kube.crds)} CRDs in "
-            f"{kube.crds and next(iter(kube.crds.values())).parent.parent}",
+            f"{cache_root() / 'crds'}",
             file=sys.stderr,
         )
     print(f"install took {time.monotonic() - started:.1f}s", file=sys.stderr)

@@ -212,7 +212,7 @@ class KubeApiServer(KubeClient):
         self.pki = KubePki(self.state_dir / "pki")
         super().__init__(
             kubeconfig or self.state_dir / "kubeconfig",
-            kubectl=Path("kubectl"),
+            kubectl=Path("kubectl"),  # placeholders: start() sets the installed tools
             helm=Path("helm"),
             tool_dir=self.state_dir,
         )
@@ -232,6 +232,18 @@ class KubeApiServer(KubeClient):
 
     def running(self) -> bool:
         return all(p is not None and p.alive() for p in (self._etcd, self._apiserver))
+
+    def run(
+        self,
+        argv: Sequence[str | os.PathLike[str]],
+        *,
+        input: str | None = None,
+        check: bool = True,
+        timeout: float = COMMAND_TIMEOUT_S,
+    ) -> subprocess.CompletedProcess[str]:
+        if not self.running():
+            raise DevStackError("the kube-apiserver is not running: start() it first")
+        return super().run(argv, input=input, check=check, timeout=timeout)
 
     # ----------------------------------------------------------------- lifecycle
     def __enter__(self) -> KubeApiServer:
