@@ -24,13 +24,6 @@ from trademesh_devstack.kube import AttachedKube, KubeClient
 pytestmark = pytest.mark.kube
 
 
-def _namespace(kube: KubeClient, labels: dict[str, str] | None = None) -> str:
-    name = f"t-{uuid.uuid4().hex[:10]}"
-    metadata = {"name": name, "labels": labels or {}}
-    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": metadata})
-    return name
-
-
 def _deployment(name: str, namespace: str, selector: dict[str, str]) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
@@ -57,7 +50,7 @@ def test_apiserver_answers_with_the_pinned_version(kube_api: KubeClient) -> None
 
 
 def test_namespace_and_deployment_are_stored_with_server_defaults(kube_api: KubeClient) -> None:
-    ns = _namespace(kube_api)
+    ns = kube_api.create_namespace()
     kube_api.apply(_deployment("order", ns, {"app": "order"}))
 
     stored = kube_api.get("deployment", "order", ns)
@@ -70,7 +63,7 @@ def test_namespace_and_deployment_are_stored_with_server_defaults(kube_api: Kube
 
 
 def test_invalid_object_is_refused_with_the_reason(kube_api: KubeClient) -> None:
-    ns = _namespace(kube_api)
+    ns = kube_api.create_namespace()
     refused = kube_api.apply(_deployment("broken", ns, {"app": "other"}), check=False)
     assert refused.returncode != 0
     assert 'The Deployment "broken" is invalid' in refused.stderr
@@ -92,7 +85,7 @@ def test_crds_install_and_a_servicemonitor_is_validated_by_its_schema(
         "clusterissuers.cert-manager.io",
     } <= set(installed)
     assert kube_api.install_crds(["servicemonitors.monitoring.coreos.com"])  # idempotent
-    ns = _namespace(kube_api)
+    ns = kube_api.create_namespace()
     monitor = {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
@@ -114,7 +107,7 @@ def test_crds_install_and_a_servicemonitor_is_validated_by_its_schema(
 
 
 def test_restricted_pod_security_refuses_a_privileged_pod(kube_api: KubeClient) -> None:
-    ns = _namespace(kube_api, {"pod-security.kubernetes.io/enforce": "restricted"})
+    ns = kube_api.create_namespace({"pod-security.kubernetes.io/enforce": "restricted"})
 
     def pod(name: str, security: dict[str, Any]) -> dict[str, Any]:
         container = {"name": "app", "image": "trademesh/order:dev", "securityContext": security}
@@ -137,7 +130,7 @@ def test_restricted_pod_security_refuses_a_privileged_pod(kube_api: KubeClient) 
 
 
 def test_rbac_is_enforced_for_a_service_account(kube_api: KubeClient) -> None:
-    ns = _namespace(kube_api)
+    ns = kube_api.create_namespace()
     kube_api.apply(
         {
             "apiVersion": "v1",
@@ -196,7 +189,7 @@ def test_helm_installs_a_chart_into_the_apiserver(kube_api: KubeClient, tmp_path
         "  template:\n    metadata:\n      labels:\n        app: {{ .Release.Name }}\n"
         "    spec:\n      containers:\n        - name: app\n          image: trademesh/hello:dev\n"
     )
-    ns = f"t-{uuid.uuid4().hex[:10]}"
+    ns = f"t-{uuid.uuid4().hex[:10]}"  # helm creates it
 
     kube_api.helm(
         "install", "hi", chart, "--namespace", ns, "--create-namespace", "--set", "greeting=salut"
@@ -213,7 +206,7 @@ def test_helm_installs_a_chart_into_the_apiserver(kube_api: KubeClient, tmp_path
 
 
 def test_an_attached_client_reaches_the_same_cluster(kube_api: KubeClient, tmp_path: Path) -> None:
-    ns = _namespace(kube_api)
+    ns = kube_api.create_namespace()
     env_file = tmp_path / "kube.json"
     env_file.write_text(json.dumps(kube_api.env()))
 

@@ -29,6 +29,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -146,6 +147,18 @@ class KubeClient:
             input=json.dumps(doc),
             check=check,
         )
+
+    def create_namespace(
+        self, labels: Mapping[str, str] | None = None, *, prefix: str = "t"
+    ) -> str:
+        """A new namespace with a unique name (`<prefix>-<10 hex>`); returns the name.
+
+        Tests take one each: with no namespace controller, deleted ones never go away.
+        """
+        name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        metadata = {"name": name, "labels": dict(labels or {})}
+        self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": metadata})
+        return name
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
         """One object as a dict (`kind` as kubectl spells it: `deployment`, `servicemonitors`)."""
