@@ -471,7 +471,7 @@ def ensure_kube_binaries() -> tuple[Path, float]:
                     "k8s.io/kubernetes/cmd/kube-apiserver",
                     "k8s.io/kubernetes/cmd/kubectl",
                 ],
-                what=f"go build of kube-apiserver and kubectl {version}",
+                what=f"go build of kube-apiserver and kubectl {version} (cold: ~30 min on 2 cores)",
                 env=go_env(in_module=True),
                 cwd=module,
             )
@@ -515,7 +515,7 @@ def ensure_helm(version: str = HELM_VERSION) -> tuple[Path, float]:
                     f"-ldflags={' '.join(ldflags)}",
                     f"helm.sh/helm/v3/cmd/helm@v{version}",
                 ],
-                what=f"go install of helm {version}",
+                what=f"go install of helm {version} (cold: ~15 min on 2 cores)",
                 env={**go_env(in_module=False), "GOBIN": str(staging / "bin")},
                 cwd=cache_root(),
             )
