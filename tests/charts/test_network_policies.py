@@ -26,6 +26,7 @@ USES: dict[str, set[str]] = {
     "simulator": set(),
     "databases": {"postgres"},
     "topics": {"kafka"},
+    **{name: set() for name in DATA_PORTS},
     **{f"{name}-migrate": {"postgres"} for name in POSTGRES_USERS},
 }
 GRPC_CALLS = {"gateway": {"auth", "order", "matching", "market", "social", "news"}}
@@ -57,16 +58,27 @@ MATRIX = [
 ]
 
 
-def expected(source: Endpoint, destination: str, port_name: str) -> bool:
-    """The architecture's answer: may `source` open a connection to that port?"""
-    if not source.is_pod or source.namespace != "trademesh":
-        from_outside_ok = destination == "gateway" and port_name == "http"
-        return from_outside_ok or (source is SCRAPER and port_name == "http")
+def ours(source: Endpoint) -> bool:
+    return source.is_pod and source.namespace == "trademesh"
+
+
+def calls(source: Endpoint, destination: str, port_name: str) -> bool:
+    """The architecture's edges: does this workload of ours call that port?"""
     if port_name == "grpc":
         return destination in GRPC_CALLS.get(source.name, set())
     if port_name == "http":
         return destination in HTTP_CALLS.get(source.name, set())
     return destination in USES[source.name]
+
+
+def admits(source: Endpoint, destination: str, port_name: str) -> bool:
+    """Whom the destination's pods should admit: the gateway's HTTP port takes anyone;
+    other HTTP ports the metrics scraper (and HTTP callers); the rest only their callers."""
+    if destination == "gateway" and port_name == "http":
+        return True
+    if source is SCRAPER and port_name == "http":
+        return True
+    return ours(source) and calls(source, destination, port_name)
 
 
 def render_matrix(render: Render, values: list[Path], sets: list[str]) -> list[charts.Obj]:
@@ -98,10 +110,19 @@ def test_each_service_admits_exactly_its_callers(render: Render, values, sets):
                 number = pod.container_port(port["targetPort"])
                 assert number is not None, f"{name}: no container port {port['targetPort']}"
                 for source in sources:
-                    allowed = charts.connection_allowed(policies, source, destination, number)
-                    if allowed != expected(source, pod.app, port["name"]):
-                        verb = "admits" if allowed else "refuses"
-                        wrong.append(f"{name}:{port['name']} {verb} {source.name}")
+                    # The callee admits exactly its callers, and a connection also needs the
+                    # caller's egress: our workloads reach exactly what they call.
+                    admitted = charts.ingress_allowed(policies, destination, source, number)
+                    connected = charts.connection_allowed(policies, source, destination, number)
+                    should_admit = admits(source, pod.app, port["name"])
+                    should_connect = should_admit and (
+                        not ours(source) or calls(source, pod.app, port["name"])
+                    )
+                    where = f"{name}:{port['name']} from {source.name}"
+                    if admitted != should_admit:
+                        wrong.append(f"{where}: admitted={admitted}")
+                    if connected != should_connect:
+                        wrong.append(f"{where}: connected={connected}")
     assert sorted(set(wrong)) == []
 
 

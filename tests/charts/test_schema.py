@@ -68,4 +68,4 @@ def test_external_postgres_without_its_secret_is_refused_clearly(helm: Path, bui
         check=False,
     )
     assert proc.returncode != 0
-    assert "global.postgres.external.existingSecret" in proc.stderr
+    assert "/global/postgres/external/existingSecret" in proc.stderr, proc.stderr

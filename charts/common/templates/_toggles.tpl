@@ -19,6 +19,8 @@ true
 {{- include "common.toggle" (dict "local" .Values.certificate.enabled "global" ((.Values.global).certManager).enabled) -}}
 {{- end -}}
 
+{{/* NetworkPolicies are on unless switched off (a missing global means on). */}}
 {{- define "common.networkPolicyOn" -}}
-{{- include "common.toggle" (dict "local" .Values.networkPolicy.enabled "global" (((.Values.global).networkPolicy).enabled | default true)) -}}
+{{- $global := ((.Values.global).networkPolicy).enabled -}}
+{{- include "common.toggle" (dict "local" .Values.networkPolicy.enabled "global" (kindIs "bool" $global | ternary $global true)) -}}
 {{- end -}}

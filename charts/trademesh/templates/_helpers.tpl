@@ -82,10 +82,10 @@ spec:
     metadata:
       labels:
         {{- include "trademesh.labels" $labelArgs | nindent 8 }}
+      {{- with .checksum }}
       annotations:
-        {{- with .checksum }}
         trademesh.io/config-checksum: {{ . }}
-        {{- end }}
+      {{- end }}
     spec:
       automountServiceAccountToken: false
       enableServiceLinks: false

@@ -24,7 +24,7 @@ spec:
   template:
     metadata:
       labels:
-        {{- include "common.podLabelsFor" (merge (dict "uses" .uses) $labelArgs) | nindent 8 }}
+        {{- include "common.podLabelsFor" (dict "name" .name "component" "setup" "version" .values.image.tag "uses" .uses "context" $ctx) | nindent 8 }}
     spec:
       restartPolicy: OnFailure
       automountServiceAccountToken: false

@@ -305,6 +305,13 @@ def _allowed(
     return False
 
 
+def ingress_allowed(
+    policies: Sequence[Obj], destination: Endpoint, source: Endpoint, port: int
+) -> bool:
+    """Whether the destination pod's policies alone admit source -> destination:port."""
+    return _allowed(policies, "Ingress", destination, source, port)
+
+
 def connection_allowed(
     policies: Sequence[Obj], source: Endpoint, destination: Endpoint, port: int
 ) -> bool:
