@@ -111,20 +111,19 @@ def test_the_hooks_of_the_installed_release_are_accepted(kube: KubeClient, insta
     dry_run(kube, jobs, "apply", "--server-side", "--field-manager=trademesh-tests")
 
 
+def upgrade_blue(kube: KubeClient, namespace: str, *args: str) -> None:
+    kube.helm(
+        "upgrade", "trademesh", str(charts.UMBRELLA), "--namespace", namespace,
+        "--reuse-values", "--no-hooks", *args,
+    )  # fmt: skip
+
+
 def test_generated_passwords_survive_an_upgrade(kube: KubeClient, installed: str):
     def secret(name: str) -> dict[str, str]:
         return kube.get("secret", name, installed)["data"]
 
     before = {name: secret(name) for name in ("trademesh-postgres-users", "trademesh-redis")}
-    kube.helm(
-        "upgrade",
-        "trademesh",
-        str(charts.UMBRELLA),
-        "-n",
-        installed,
-        "--reuse-values",
-        "--no-hooks",
-    )
+    upgrade_blue(kube, installed)
     after = {name: secret(name) for name in before}
     assert after == before
 
@@ -145,17 +144,7 @@ def test_a_second_colour_installs_beside_and_takes_the_traffic(kube: KubeClient,
         assert green["spec"]["template"]["metadata"]["labels"]["trademesh.io/color"] == "green"
         live = kube.get("service", "trademesh-gateway-live", installed)
         assert live["spec"]["selector"]["trademesh.io/color"] == "blue"
-        kube.helm(
-            "upgrade",
-            "trademesh",
-            str(charts.UMBRELLA),
-            "-n",
-            installed,
-            "--reuse-values",
-            "--set",
-            "liveService.activeColor=green",
-            "--no-hooks",
-        )
+        upgrade_blue(kube, installed, "--set", "liveService.activeColor=green")
         live = kube.get("service", "trademesh-gateway-live", installed)
         assert live["spec"]["selector"]["trademesh.io/color"] == "green"
     finally:
