@@ -30,7 +30,7 @@ spec:
         {{- include "common.podLabelsFor" (dict "name" $job "component" "migration" "version" (.Values.image.tag | default .Chart.AppVersion) "uses" (dict "postgres" true) "context" .) | nindent 8 }}
     spec:
       restartPolicy: OnFailure
-      serviceAccountName: {{ include "common.fullname" . }}
+      serviceAccountName: {{ include "common.serviceAccountName" . }}
       automountServiceAccountToken: false
       enableServiceLinks: false
       securityContext:

@@ -87,7 +87,7 @@ spec:
     - {{ $name }}.{{ .Release.Namespace }}
     - {{ $name }}.{{ .Release.Namespace }}.svc
   uris:
-    - spiffe://{{ $certManager.trustDomain | default "trademesh.local" }}/ns/{{ .Release.Namespace }}/sa/{{ $name }}
+    - spiffe://{{ $certManager.trustDomain | default "trademesh.local" }}/ns/{{ .Release.Namespace }}/sa/{{ include "common.serviceAccountName" . }}
   issuerRef:
     name: {{ $issuer.name | default (include "common.stackName" (dict "name" "ca" "context" .)) }}
     kind: {{ $issuer.kind | default "Issuer" }}

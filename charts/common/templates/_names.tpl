@@ -30,3 +30,11 @@ it: a second colour joins that stack by naming it in global.stack.
 {{- define "common.color" -}}
 {{- (.Values.global).color | default "blue" -}}
 {{- end -}}
+
+{{- define "common.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- .Values.serviceAccount.name | default (include "common.fullname" .) -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}

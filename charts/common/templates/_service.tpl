@@ -34,15 +34,21 @@ spec:
 {{- end -}}
 
 {{- define "common.serviceAccount" -}}
+{{- if .Values.serviceAccount.create }}
 apiVersion: v1
 kind: ServiceAccount
 metadata:
-  name: {{ include "common.fullname" . }}
+  name: {{ include "common.serviceAccountName" . }}
   namespace: {{ .Release.Namespace }}
   labels:
     {{- include "common.labels" . | nindent 4 }}
+  {{- with .Values.serviceAccount.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 # Services do not call the Kubernetes API; a pod that needs to mounts a token itself.
 automountServiceAccountToken: false
+{{- end }}
 {{- end -}}
 
 {{- define "common.podDisruptionBudget" -}}
