@@ -1,7 +1,6 @@
 """values.schema.json: one schema for every service chart, and helm refusing values that
 break it with a message naming the field."""
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -40,32 +39,13 @@ def test_every_service_chart_carries_the_one_service_schema():
 def test_schema_invalid_values_are_refused_with_the_field_named(
     helm: Path, built_charts: Path, setting: str, named: str
 ):
-    proc = subprocess.run(
-        [str(helm), "template", "trademesh", str(charts.UMBRELLA), "--set", setting],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = charts.template(helm, "--set", setting)
     assert proc.returncode != 0, f"{setting} was accepted"
     assert "values don't meet the specifications of the schema" in proc.stderr
     assert named in proc.stderr, proc.stderr
 
 
 def test_external_postgres_without_its_secret_is_refused_clearly(helm: Path, built_charts: Path):
-    proc = subprocess.run(
-        [
-            str(helm),
-            "template",
-            "trademesh",
-            str(charts.UMBRELLA),
-            "--set",
-            "global.postgres.external.enabled=true",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = charts.template(helm, "--set", "global.postgres.external.enabled=true")
     assert proc.returncode != 0
     assert "/global/postgres/external/existingSecret" in proc.stderr, proc.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import os
 import subprocess
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,29 @@ def ci_values(name: str) -> Path:
     return UMBRELLA / "ci" / f"{name}-values.yaml"
 
 
+def helm_env(helm: Path) -> dict[str, str]:
+    """A private helm home under .devstack/ (never ~/.cache/helm), and HELM for the scripts."""
+    home = REPO_ROOT / ".devstack" / "helm"
+    return {
+        **os.environ,
+        "HELM": str(helm),
+        "HELM_CACHE_HOME": str(home / "cache"),
+        "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_DATA_HOME": str(home / "data"),
+    }
+
+
+def _helm(helm: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(helm), *args],
+        env=helm_env(helm),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def service_charts() -> list[Path]:
     """The charts built on the common library's service template."""
     return sorted(
@@ -50,13 +74,21 @@ def service_charts() -> list[Path]:
 
 def build_dependencies(helm: Path) -> None:
     """Package file:// dependencies into each chart, the way scripts/chart-deps does."""
-    subprocess.run(
+    proc = subprocess.run(
         [str(REPO_ROOT / "scripts" / "chart-deps")],
-        env={"HELM": str(helm), "PATH": "/usr/bin:/bin"},
-        check=True,
+        env=helm_env(helm),
         capture_output=True,
+        text=True,
         timeout=300,
+        check=False,
     )
+    if proc.returncode != 0:
+        raise DevStackError(f"scripts/chart-deps failed: {proc.stderr.strip()}")
+
+
+def template(helm: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`helm template trademesh charts/trademesh ARGS`, as it comes (for refusals)."""
+    return _helm(helm, "template", "trademesh", str(UMBRELLA), *args)
 
 
 def render(
@@ -69,12 +101,12 @@ def render(
     sets: Sequence[str] = (),
 ) -> list[Obj]:
     """`helm template`: every object the chart renders, hooks included."""
-    argv = [str(helm), "template", release, str(chart), "--namespace", namespace]
+    argv = ["template", release, str(chart), "--namespace", namespace]
     for path in values:
         argv += ["--values", str(path)]
     for item in sets:
         argv += ["--set", item]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    proc = _helm(helm, *argv)
     if proc.returncode != 0:
         raise DevStackError(f"helm template failed: {proc.stderr.strip()}")
     return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
@@ -83,10 +115,10 @@ def render(
 def helm_lint(
     helm: Path, chart: Path, values: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    argv = [str(helm), "lint", "--strict", str(chart)]
+    argv = ["lint", "--strict", str(chart)]
     if values is not None:
         argv += ["--values", str(values)]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    return _helm(helm, *argv)
 
 
 # --------------------------------------------------------------------------- reading objects
