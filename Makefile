@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 UV := uv run --frozen
 
-.PHONY: run test bootstrap proto lint unit integration bench
+.PHONY: run test bootstrap proto lint unit integration bench images
 
 run: bootstrap ## Start Redis, PostgreSQL, Kafka and every service on loopback; print the gateway URL
 	$(UV) python -m trademesh_devstack mesh
@@ -27,6 +27,9 @@ unit: bootstrap
 
 integration: bootstrap
 	$(UV) pytest -m integration
+
+images: bootstrap ## Every container image, with no registry (see docker/README.md)
+	$(UV) python -m trademesh_devstack images
 
 bench: bootstrap ## Benchmarks; each prints one JSON object
 	$(UV) python bench/book_core.py

@@ -16,7 +16,12 @@ from types import FrameType
 from ._proc import DevStackError, tail
 from .docker import Dockerd
 from .images import DEFAULT_TAG, build_all
-from .install import KAFKA_VERSION, install_all, install_container_tools
+from .install import (
+    KAFKA_VERSION,
+    ensure_skaffold_schema,
+    install_all,
+    install_container_tools,
+)
 from .mesh import Mesh
 from .stack import DevStack, default_state_dir, repo_root
 
@@ -85,6 +90,7 @@ def _install(args: argparse.Namespace) -> int:
     print(f"installed: kafka {kafka.version} at {kafka.home}", file=sys.stderr)
     rootfs = install_container_tools()
     print(f"installed: docker.io, debootstrap, base root filesystem {rootfs}", file=sys.stderr)
+    print(f"installed: skaffold schema {ensure_skaffold_schema()}", file=sys.stderr)
     print(f"install took {time.monotonic() - started:.1f}s", file=sys.stderr)
     return 0
 
