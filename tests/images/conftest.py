@@ -24,6 +24,11 @@ def root() -> Path:
 
 
 @pytest.fixture(scope="session")
+def image_tag() -> str:
+    return TEST_TAG
+
+
+@pytest.fixture(scope="session")
 def docker() -> Iterator[Dockerd]:
     """The running daemon, or one started for the session (and stopped after it)."""
     with Dockerd() as daemon:

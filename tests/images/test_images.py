@@ -15,7 +15,7 @@ import pytest
 from trademesh_devstack import Stack, free_port
 from trademesh_devstack._proc import DevStackError, wait_for
 from trademesh_devstack.docker import Dockerd, ensure_python_image
-from trademesh_devstack.images import services_with_images
+from trademesh_devstack.images import BASE_NAME, build, image_ref, services_with_images
 from trademesh_devstack.mesh import TOPICS, readyz_ok
 
 pytestmark = pytest.mark.images
@@ -150,3 +150,69 @@ def test_privileged_containers_start_through_the_runc_wrapper(docker):
     bounding = int(out.split()[1], 16)
     assert not bounding & (1 << CAP_SYS_RESOURCE)
     assert bounding & (1 << 21)  # CAP_SYS_ADMIN: privileged indeed
+
+
+@pytest.mark.integration
+def test_dev_image_restarts_the_service_when_a_synced_source_changes(
+    docker, images, image_tag, devstack, root
+):
+    # What skaffold's dev profile builds and runs: the venv owned by the service user,
+    # SERVICE_RELOAD=1, the root filesystem writable; then a file sync (here: docker exec).
+    image = image_ref("gateway", f"{image_tag}-dev")
+    build(
+        docker,
+        context=root,
+        dockerfile=root / "services" / "gateway" / "Dockerfile",
+        tag=image,
+        build_args={"BASE_IMAGE": image_ref(BASE_NAME, image_tag), "VENV_OWNER": "10001:10001"},
+    )
+    container = Container(docker, f"trademesh-test-dev-{uuid.uuid4().hex[:8]}", free_port(), 0)
+    env = {
+        **devstack.env(),
+        "SERVICE_RELOAD": "1",
+        "TRADEMESH_HTTP_HOST": "127.0.0.1",
+        "TRADEMESH_HTTP_PORT": str(container.http_port),
+        "TRADEMESH_GRPC_HOST": "127.0.0.1",
+        "TRADEMESH_GRPC_PORT": str(free_port()),
+    }
+    started = "service started"
+    try:
+        docker.run(
+            [
+                "run",
+                "--detach",
+                f"--name={container.name}",
+                "--network=host",
+                "--tmpfs=/tmp",
+                *(f"--env={key}={value}" for key, value in env.items()),
+                image,
+            ]
+        )
+
+        def healthy() -> bool:
+            try:
+                with urllib.request.urlopen(container.url + "/healthz", timeout=2) as response:
+                    return response.status == 200
+            except OSError:
+                return False
+
+        wait_for("dev gateway /healthz", healthy, timeout=READY_TIMEOUT_S, interval=0.5)
+        assert container.logs().count(started) == 1
+        site = "/opt/venv/lib/python3.11/site-packages"
+        docker.run(
+            [
+                "exec",
+                container.name,
+                "sh",
+                "-c",
+                f"echo '# synced edit' >> {site}/trademesh_gateway/errors.py",
+            ]
+        )
+        wait_for(
+            "the gateway restarted by watchfiles",
+            lambda: container.logs().count(started) == 2 and healthy(),
+            timeout=READY_TIMEOUT_S,
+            interval=0.5,
+        )
+    finally:
+        docker.run(["rm", "--force", container.name], check=False)

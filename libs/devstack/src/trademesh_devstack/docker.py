@@ -23,7 +23,7 @@ from typing import IO, Self
 
 from ._proc import DevStackError, ManagedProcess, wait_for
 from .install import _file_lock as file_lock
-from .install import ensure_rootfs, ensure_runc_wrapper, install_container_tools
+from .install import docker_cache, ensure_rootfs, ensure_runc_wrapper, install_container_tools
 
 log = logging.getLogger("trademesh_devstack.docker")
 
@@ -74,7 +74,7 @@ class Dockerd:
     ) -> None:
         self.sock = sock
         self.data_root = data_root
-        self.log_path = log_path or ensure_runc_wrapper().parent / "dockerd.log"
+        self.log_path = log_path or docker_cache() / "dockerd.log"
         self._process: ManagedProcess | None = None
 
     @property
@@ -94,7 +94,7 @@ class Dockerd:
         if ping(self.sock):
             return self
         install_container_tools()
-        with file_lock(self.log_path.with_suffix(".lock")):
+        with file_lock(docker_cache() / "dockerd.lock"):
             if ping(self.sock):  # another session started it while we waited
                 return self
             self._start_daemon()
