@@ -2,6 +2,8 @@
 # The build steps every service image shares, run in its builder stage from the
 # workspace root (/src). Split so that Docker caches each on its own inputs:
 #
+#   builder.sh sources SERVICE  drops other services' code from /src (so their edits
+#                               leave this image's layers alone)
 #   builder.sh uv             pinned uv in /opt/uv              (inputs: this file)
 #   builder.sh protoc         the stub generator in /opt/protoc (inputs: uv.lock)
 #   builder.sh deps SERVICE   third-party deps in /opt/venv     (inputs: uv.lock, pyproject.tomls)
@@ -26,8 +28,15 @@ PATH=/opt/uv/bin:$PATH
 # venv's python symlink resolves the same way at run time.
 python=$(python3 -c 'import os, sys; print(os.path.join(sys.base_prefix, "bin", "python3"))')
 
-step=${1:?usage: builder.sh uv|protoc|deps SERVICE|app SERVICE}
+step=${1:?usage: builder.sh sources SERVICE|uv|protoc|deps SERVICE|app SERVICE}
 case "$step" in
+  sources)
+    for member in /src/services/* /src/operators/*; do
+      if [ -d "$member/src" ] && [ "${member##*/}" != "${2:?service name}" ]; then
+        rm -rf "$member/src"
+      fi
+    done
+    ;;
   uv)
     "$python" -m venv /opt/uv
     /opt/uv/bin/pip install --no-cache-dir --quiet "uv==$UV_VERSION"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from trademesh_devstack.docker import Dockerd
-from trademesh_devstack.images import build_all, image_ref, services_with_images
+from trademesh_devstack.images import build_all, image_dockerfiles, image_ref
 from trademesh_devstack.stack import repo_root
 
 # Not `dev`: the tests must not replace the images a developer built by hand.
@@ -41,4 +41,4 @@ def images(docker: Dockerd, root: Path) -> dict[str, str]:
     built = build_all(docker, root, tag=TEST_TAG)
     # Build times (warm when the layer cache holds everything) for the run's record.
     print(json.dumps({"image_build_seconds": {b.image: round(b.seconds, 1) for b in built}}))
-    return {name: image_ref(name, TEST_TAG) for name in services_with_images(root)}
+    return {name: image_ref(name, TEST_TAG) for name in image_dockerfiles(root)}

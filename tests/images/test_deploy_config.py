@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-from trademesh_devstack.images import services_with_images
+from trademesh_devstack.images import image_dockerfiles
 from trademesh_devstack.install import SKAFFOLD_API_VERSION, ensure_skaffold_schema
 
 pytestmark = pytest.mark.images
@@ -87,24 +87,25 @@ def service_artifacts(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_every_service_image_is_an_artifact_on_the_base_and_deployed(skaffold, root):
-    services = services_with_images(root)
+    dockerfiles = image_dockerfiles(root)
+    services = list(dockerfiles)
     artifacts = service_artifacts(skaffold)
     assert sorted(artifacts) == services
     assert skaffold["build"]["artifacts"][0]["image"] == "trademesh/base"
     templates = skaffold["deploy"]["helm"]["releases"][0]["setValueTemplates"]
     for name in services:
         artifact = artifacts[name]
-        assert artifact["docker"]["dockerfile"] == f"services/{name}/Dockerfile"
+        assert artifact["docker"]["dockerfile"] == str(dockerfiles[name])
         assert artifact["requires"] == [{"image": "trademesh/base", "alias": "BASE_IMAGE"}]
-        key = f"trademesh_{name}"
+        key = "trademesh_" + name.replace("-", "_")
         assert templates[f"{name}.image.repository"] == f"{{{{.IMAGE_REPO_{key}}}}}"
         assert templates[f"{name}.image.tag"] == f"{{{{.IMAGE_TAG_{key}}}}}"
         synced = {rule["src"] for rule in artifact["sync"]["manual"]}
-        assert f"services/{name}/src/**/*.py" in synced
+        assert f"{dockerfiles[name].parent}/src/**/*.py" in synced
 
 
 def test_profiles_reach_every_service_artifact(skaffold, root):
-    services = services_with_images(root)
+    services = list(image_dockerfiles(root))
     dev = apply_profile(skaffold, "dev")
     templates = dev["deploy"]["helm"]["releases"][0]["setValueTemplates"]
     for name, artifact in service_artifacts(dev).items():
@@ -144,7 +145,7 @@ def test_service_dockerfiles_differ_only_in_their_service_name(root):
         assert names == [f"ARG SERVICE={path.parent.name}"], path
         return [line for line in lines if not line.startswith("ARG SERVICE=")]
 
-    dockerfiles = sorted(root.glob("services/*/Dockerfile"))
+    dockerfiles = [root / path for path in image_dockerfiles(root).values()]
     assert len(dockerfiles) >= 3
     first = normalised(dockerfiles[0])
     for other in dockerfiles[1:]:

@@ -1,4 +1,4 @@
-"""The container tooling's pure parts: the runc wrapper's capability edit, the mirror lookup."""
+"""The container tooling's pure parts: the runc wrapper, the mirror lookup, image discovery."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from trademesh_devstack.images import image_dockerfiles
 from trademesh_devstack.install import DEFAULT_MIRROR, debian_mirror, ensure_runc_wrapper
 
 CAPS = ["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_SYS_RESOURCE", "CAP_NET_ADMIN"]
@@ -79,3 +80,14 @@ def test_mirror_falls_back_to_one_line_sources_then_to_deb_debian_org(tmp_path):
         "deb [arch=amd64] http://old.example/debian bookworm main\n"
     )
     assert debian_mirror(tmp_path) == "http://old.example/debian"
+
+
+def test_images_are_every_service_and_operator_with_a_dockerfile(tmp_path):
+    for member in ("services/order", "services/no-image", "operators/queue-autoscaler"):
+        (tmp_path / member).mkdir(parents=True)
+    (tmp_path / "services/order/Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "operators/queue-autoscaler/Dockerfile").write_text("FROM scratch\n")
+    assert image_dockerfiles(tmp_path) == {
+        "order": Path("services/order/Dockerfile"),
+        "queue-autoscaler": Path("operators/queue-autoscaler/Dockerfile"),
+    }

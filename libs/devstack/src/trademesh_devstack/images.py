@@ -2,10 +2,10 @@
 
 `python -m trademesh_devstack images` builds `trademesh/base:<tag>` from docker/base on the
 debootstrap-made Python image (or `--python-image`, e.g. python:3.11-slim-bookworm where a
-registry is reachable), then `trademesh/<service>:<tag>` from every services/*/Dockerfile,
-one at a time. Python packages come from the package index during the build, through the
-host's network (`--network host`), its proxy variables and its CA bundle (a build secret, so
-it stays out of the images).
+registry is reachable), then `trademesh/<name>:<tag>` from every services/<name>/Dockerfile
+and operators/<name>/Dockerfile, one at a time. Python packages come from the package index
+during the build, through the host's network (`--network host`), its proxy variables and its
+CA bundle (a build secret, so it stays out of the images).
 """
 
 from __future__ import annotations
@@ -41,9 +41,18 @@ def image_ref(name: str, tag: str = DEFAULT_TAG) -> str:
     return f"{IMAGE_PREFIX}/{name}:{tag}"
 
 
-def services_with_images(root: Path) -> list[str]:
-    """Every service that has a Dockerfile (services/<name>/Dockerfile), sorted."""
-    return sorted(path.parent.name for path in root.glob("services/*/Dockerfile"))
+# Workspace members that are images: services and operators, each with a Dockerfile.
+IMAGE_DIRS = ("services", "operators")
+
+
+def image_dockerfiles(root: Path) -> dict[str, Path]:
+    """name -> its Dockerfile, relative to `root`, for every member with one; sorted by name."""
+    found = {
+        path.parent.name: path.relative_to(root)
+        for folder in IMAGE_DIRS
+        for path in root.glob(f"{folder}/*/Dockerfile")
+    }
+    return dict(sorted(found.items()))
 
 
 def ca_bundle() -> Path | None:
@@ -105,13 +114,14 @@ def build_base(
 def build_service(
     docker: Dockerd, root: Path, service: str, tag: str = DEFAULT_TAG, no_cache: bool = False
 ) -> Built:
-    dockerfile = root / "services" / service / "Dockerfile"
-    if not dockerfile.is_file():
-        raise DevStackError(f"no Dockerfile for service {service!r} at {dockerfile}")
+    dockerfiles = image_dockerfiles(root)
+    if service not in dockerfiles:
+        known = ", ".join(dockerfiles)
+        raise DevStackError(f"no Dockerfile for {service!r} under {IMAGE_DIRS} (known: {known})")
     return build(
         docker,
         context=root,
-        dockerfile=dockerfile,
+        dockerfile=root / dockerfiles[service],
         tag=image_ref(service, tag),
         build_args={"BASE_IMAGE": image_ref(BASE_NAME, tag)},
         no_cache=no_cache,
@@ -128,7 +138,7 @@ def build_all(
     no_cache: bool = False,
 ) -> list[Built]:
     """The base, then each service's image, sequentially (builds share two cores with others)."""
-    chosen = list(services) if services else services_with_images(root)
+    chosen = list(services) if services else list(image_dockerfiles(root))
     python = python_image or ensure_python_image(docker)
     built = [build_base(docker, root, python, tag, no_cache)]
     built += [build_service(docker, root, name, tag, no_cache) for name in chosen]
