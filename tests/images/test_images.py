@@ -18,7 +18,8 @@ from trademesh_devstack.docker import Dockerd, ensure_python_image
 from trademesh_devstack.images import BASE_NAME, build, image_dockerfiles, image_ref
 from trademesh_devstack.mesh import TOPICS, readyz_ok
 
-pytestmark = pytest.mark.images
+# The first test builds every image (the session fixture): minutes when nothing is cached.
+pytestmark = [pytest.mark.images, pytest.mark.timeout(1800)]
 
 SERVICE_UID = 10001
 CAP_SYS_RESOURCE = 24

@@ -36,6 +36,8 @@ PYTHON_IMAGE = "trademesh/python:3.11-bookworm"
 DEBIAN_DOCKER_CLI = Path("/usr/bin/docker")
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
+# Bounds every CLI call; image builds pass their own, longer bound.
+CLI_TIMEOUT_S = 120.0
 
 
 def docker_cli() -> str:
@@ -149,17 +151,26 @@ class Dockerd:
 
     # ------------------------------------------------------------------ the CLI
     def run(
-        self, args: Sequence[str], *, check: bool = True, stdin: IO[bytes] | None = None
+        self,
+        args: Sequence[str],
+        *,
+        check: bool = True,
+        stdin: IO[bytes] | None = None,
+        timeout: float = CLI_TIMEOUT_S,
     ) -> subprocess.CompletedProcess[str]:
         """Runs `docker <args>` against this daemon; a failure raises with the output's tail."""
-        proc = subprocess.run(
-            [docker_cli(), *args],
-            env=self.env(),
-            stdin=stdin if stdin is not None else subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        try:
+            proc = subprocess.run(
+                [docker_cli(), *args],
+                env=self.env(),
+                stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise DevStackError(f"docker {' '.join(args)} took over {timeout:.0f}s") from exc
         if check and proc.returncode != 0:
             output = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
             raise DevStackError(f"docker {' '.join(args)} failed ({proc.returncode}):\n{output}")

@@ -29,6 +29,8 @@ DEFAULT_TAG = "dev"
 # Docker passes these predefined build args into RUN steps without an ARG line.
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+# One image, cold, on a busy 2-core machine takes 1 to 2 minutes; this only stops a hung build.
+BUILD_TIMEOUT_S = 900.0
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def build(
     argv += [f"--build-arg={key}={value}" for key, value in sorted(args.items())]
     argv.append(str(context))
     started = time.monotonic()
-    result = docker.run(argv, check=False)
+    result = docker.run(argv, check=False, timeout=BUILD_TIMEOUT_S)
     seconds = time.monotonic() - started
     log_path = docker_cache() / "builds" / f"{tag.replace('/', '_').replace(':', '_')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
