@@ -26,6 +26,7 @@ log = logging.getLogger("trademesh_devstack.images")
 IMAGE_PREFIX = "trademesh"
 BASE_NAME = "base"
 DEFAULT_TAG = "dev"
+IMAGE_LABEL = "io.trademesh.image"  # set by docker/base/Dockerfile and every service's
 # Docker passes these predefined build args into RUN steps without an ARG line.
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -144,4 +145,6 @@ def build_all(
     python = python_image or ensure_python_image(docker)
     built = [build_base(docker, root, python, tag, no_cache)]
     built += [build_service(docker, root, name, tag, no_cache) for name in chosen]
+    # A rebuilt tag leaves its previous image untagged; ours carry this label.
+    docker.run(["image", "prune", "--force", f"--filter=label={IMAGE_LABEL}"])
     return built
