@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 UV := uv run --frozen
 
-.PHONY: run test bootstrap proto lint unit integration kube bench
+.PHONY: run test bootstrap proto lint unit integration kube bench images
 
 run: bootstrap ## Start Redis, PostgreSQL, Kafka and every service on loopback; print the gateway URL
 	$(UV) python -m trademesh_devstack mesh
@@ -23,7 +23,7 @@ lint: bootstrap
 	$(UV) ruff format --check .
 
 unit: bootstrap
-	$(UV) pytest -m "not integration and not kube"
+	$(UV) pytest -m "not integration and not kube and not images"
 
 integration: bootstrap
 	$(UV) pytest -m integration
@@ -31,6 +31,9 @@ integration: bootstrap
 kube: bootstrap ## Tests against a real kube-apiserver + etcd (builds them once, cached)
 	$(UV) python -m trademesh_devstack install
 	$(UV) pytest -m kube
+
+images: bootstrap ## Every container image, with no registry (see docker/README.md)
+	$(UV) python -m trademesh_devstack images
 
 bench: bootstrap ## Benchmarks; each prints one JSON object
 	$(UV) python bench/book_core.py

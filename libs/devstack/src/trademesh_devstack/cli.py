@@ -1,4 +1,4 @@
-"""`python -m trademesh_devstack install|up|mesh|kube-up`: the command line of the dev stack."""
+"""`python -m trademesh_devstack install|up|mesh|kube-up|images|dockerd`: the dev stack's CLI."""
 
 from __future__ import annotations
 
@@ -14,10 +14,19 @@ from pathlib import Path
 from types import FrameType
 
 from ._proc import DevStackError, tail
-from .install import KAFKA_VERSION, cache_root, install_all, install_kube
+from .docker import Dockerd
+from .images import DEFAULT_TAG, build_all
+from .install import (
+    KAFKA_VERSION,
+    cache_root,
+    ensure_skaffold_schema,
+    install_all,
+    install_container_tools,
+    install_kube,
+)
 from .kube import KubeApiServer
 from .mesh import Mesh
-from .stack import DevStack, default_state_dir
+from .stack import DevStack, default_state_dir, repo_root
 
 log = logging.getLogger("trademesh_devstack")
 
@@ -33,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     inst = sub.add_parser(
-        "install", help="install Debian packages, the Kafka jars and the kube tools, only"
+        "install",
+        help="install Debian packages, the Kafka jars, the kube tools and the image build tools",
     )
     inst.add_argument("--kafka-version", default=KAFKA_VERSION)
     inst.add_argument(
@@ -58,6 +68,27 @@ def _parser() -> argparse.ArgumentParser:
     kube.add_argument("--env-file", type=Path, default=None, help="also write the env JSON here")
     kube.add_argument("--crds", action="store_true", help="install the pinned CRDs once up")
     kube.add_argument("--no-install", action="store_true", help="skip the install step")
+    images = sub.add_parser(
+        "images",
+        help="build the base image and every service image with no registry (starts dockerd "
+        "when none runs, and stops it again)",
+    )
+    images.add_argument(
+        "--python-image",
+        default=None,
+        help="BASE_IMAGE of the shared base (default: a bookworm image made with debootstrap; "
+        "python:3.11-slim-bookworm where a registry is reachable)",
+    )
+    images.add_argument("--tag", default=DEFAULT_TAG, help="tag of every image built")
+    images.add_argument(
+        "--service", action="append", default=[], help="only this service (repeatable)"
+    )
+    images.add_argument("--no-cache", action="store_true", help="ignore Docker's layer cache")
+    sub.add_parser(
+        "dockerd",
+        help="start dockerd (runc wrapper as default runtime) unless one runs; "
+        "keep it until SIGINT/SIGTERM",
+    )
     up = sub.add_parser("up", help="install, start, print the env, run until SIGINT/SIGTERM")
     up.add_argument(
         "--state-dir",
@@ -93,7 +124,45 @@ def _install(args: argparse.Namespace) -> int:
             f"{cache_root() / 'crds'}",
             file=sys.stderr,
         )
+    rootfs = install_container_tools()
+    print(f"installed: docker.io, debootstrap, base root filesystem {rootfs}", file=sys.stderr)
+    print(f"installed: skaffold schema {ensure_skaffold_schema()}", file=sys.stderr)
     print(f"install took {time.monotonic() - started:.1f}s", file=sys.stderr)
+    return 0
+
+
+def _images(args: argparse.Namespace) -> int:
+    root = repo_root()
+    if root is None:
+        raise DevStackError("run `images` inside the repository (no uv.lock above the cwd)")
+    started = time.monotonic()
+    with Dockerd() as docker:
+        built = build_all(
+            docker,
+            root,
+            python_image=args.python_image,
+            tag=args.tag,
+            services=args.service,
+            no_cache=args.no_cache,
+        )
+    report = {
+        "images": {item.image: round(item.seconds, 1) for item in built},
+        "total_seconds": round(time.monotonic() - started, 1),
+    }
+    print(json.dumps(report))
+    return 0
+
+
+def _dockerd() -> int:
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    with Dockerd() as docker:
+        if not docker.owned:
+            print(f"dockerd already answers on {docker.sock}; leaving it be", file=sys.stderr)
+            return 0
+        print(f"dockerd up: DOCKER_HOST={docker.host}; Ctrl-C to stop", file=sys.stderr, flush=True)
+        stopping.wait()
     return 0
 
 
@@ -240,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
             return _install(args)
         if args.command == "kube-up":
             return _kube_up(args)
+        if args.command == "images":
+            return _images(args)
+        if args.command == "dockerd":
+            return _dockerd()
         return _up(args)
     except DevStackError as exc:
         print(f"devstack: error: {exc}", file=sys.stderr)

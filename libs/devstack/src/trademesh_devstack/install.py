@@ -1,5 +1,6 @@
 """Idempotent installs: Debian packages (Redis, PostgreSQL, etcd, Java, Maven), the Kafka jars,
-and the Kubernetes tools built from their Go modules (kube-apiserver, kubectl, helm, CRDs).
+the Kubernetes tools built from their Go modules (kube-apiserver, kubectl, helm, CRDs), and for
+the images Docker's daemon, a runc wrapper and a debootstrap-made root filesystem.
 
 Each step checks first and does nothing when its target is already there, so calling
 `install_all()` and `install_kube()` on a warm machine costs a few milliseconds.
@@ -279,6 +280,262 @@ def ensure_kafka(version: str = KAFKA_VERSION) -> KafkaInstall:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return KafkaInstall(version, home)
+
+
+# --------------------------------------------------------------------------- container tools
+# What image builds need on a machine with no image registry: Debian's dockerd, a runc that
+# tolerates this VM's capability bounding set, and a bookworm root filesystem with Python to
+# import as the base image.
+CONTAINER_PACKAGES = {"dockerd": "docker.io", "debootstrap": "debootstrap"}
+RUNC = Path("/usr/sbin/runc")
+SUITE = "bookworm"
+# python3 is bookworm's 3.11; python3-venv makes `python3 -m venv` work as in python:3.11-slim.
+ROOTFS_PACKAGES = ("python3", "python3-venv", "ca-certificates")
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+# Dropped from the root filesystem: package caches and lists, docs (not licences), man pages.
+ROOTFS_TRIM = (
+    "var/cache/apt/archives/*.deb",
+    "var/cache/apt/*.bin",
+    "var/lib/apt/lists/*",
+    "usr/share/man/*",
+    "usr/share/info/*",
+    "usr/share/locale/*",
+)
+
+# Deletes CAP_SYS_RESOURCE from what runc is asked to grant. The VM's bounding set lacks it,
+# so runc fails "unable to apply caps" for --privileged containers (kind nodes are); every
+# other capability, and every other runc call, passes through untouched.
+RUNC_WRAPPER = """\
+#!/usr/bin/python3 -IS
+# trademesh-devstack: runc minus CAP_SYS_RESOURCE (absent from this machine's bounding set)
+import json, os, sys
+
+DROP = "CAP_SYS_RESOURCE"
+RUNC = "{runc}"
+
+
+def option(args, long, short):
+    for i, arg in enumerate(args):
+        if arg in (long, short) and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(long + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def patch(path, capabilities_of):
+    try:
+        with open(path) as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError):
+        return
+    caps = capabilities_of(doc) or {{}}
+    lists = {{k: v for k, v in caps.items() if isinstance(v, list) and DROP in v}}
+    if not lists:
+        return
+    for key, value in lists.items():
+        caps[key] = [c for c in value if c != DROP]
+    with open(path + ".tmp", "w") as fh:
+        json.dump(doc, fh)
+    os.replace(path + ".tmp", path)
+
+
+args = sys.argv[1:]
+command = next((a for a in args if a in ("create", "run", "exec")), None)
+if command in ("create", "run"):
+    bundle = option(args, "--bundle", "-b") or "."
+    patch(os.path.join(bundle, "config.json"), lambda d: d.get("process", {{}}).get("capabilities"))
+elif command == "exec":
+    process = option(args, "--process", "-p")
+    if process:
+        patch(process, lambda d: d.get("capabilities"))
+os.execv(RUNC, [RUNC, *args])
+"""
+
+
+def docker_cache() -> Path:
+    """`<cache>/docker`: the runc wrapper, the root filesystem tarball, dockerd's log."""
+    return cache_root() / "docker"
+
+
+def missing_container_packages() -> list[str]:
+    """The Debian packages image builds need and the machine lacks."""
+    return [pkg for tool, pkg in CONTAINER_PACKAGES.items() if shutil.which(tool) is None]
+
+
+def runc_wrapper_path() -> Path:
+    return docker_cache() / "runc-trademesh"
+
+
+def ensure_runc_wrapper(runc: Path = RUNC, path: Path | None = None) -> Path:
+    """Writes the wrapper (again only when its text changed); returns its path."""
+    path = path or runc_wrapper_path()
+    text = RUNC_WRAPPER.format(runc=runc)
+    if path.is_file() and path.read_text() == text and os.access(path, os.X_OK):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_suffix(".tmp")
+    staging.write_text(text)
+    staging.chmod(0o755)
+    staging.replace(path)
+    return path
+
+
+def debian_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
+    """The machine's Debian mirror for SUITE (its apt sources), else deb.debian.org."""
+    for path in sorted((sources_dir / "sources.list.d").glob("*.sources")):
+        for stanza in path.read_text().split("\n\n"):
+            fields = dict(
+                (key.strip().lower(), value.strip())
+                for key, _, value in (line.partition(":") for line in stanza.splitlines())
+                if not key.startswith("#") and value
+            )
+            suites = fields.get("suites", "").split()
+            uris = fields.get("uris", "").split()
+            if SUITE in suites and "main" in fields.get("components", "").split() and uris:
+                return uris[0]
+    legacy = [
+        sources_dir / "sources.list",
+        *sorted((sources_dir / "sources.list.d").glob("*.list")),
+    ]
+    for path in legacy:
+        if not path.is_file():
+            continue
+        for line in path.read_text().splitlines():
+            words = [w for w in line.split() if not w.startswith("[")]
+            if len(words) >= 4 and words[0] == "deb" and words[2] == SUITE and "main" in words[3:]:
+                return words[1]
+    return DEFAULT_MIRROR
+
+
+def rootfs_tarball() -> Path:
+    """Where the root filesystem tarball is cached; the name changes with what goes into it."""
+    recipe = "\n".join([SUITE, "minbase", *ROOTFS_PACKAGES, *ROOTFS_TRIM])
+    digest = hashlib.sha256(recipe.encode()).hexdigest()[:12]
+    return docker_cache() / f"rootfs-{SUITE}-{digest}.tar"
+
+
+def _unmount_under(root: Path) -> None:
+    """Unmounts whatever a debootstrap left mounted under `root` (/proc, /sys), deepest first.
+
+    Needed before deleting a failed debootstrap's directory: it would recurse into /proc.
+    """
+    prefix = str(root.resolve()) + "/"
+    with open("/proc/mounts") as fh:
+        points = [line.split()[1] for line in fh if line.split()[1].startswith(prefix)]
+    for point in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+
+
+def ensure_rootfs() -> Path:
+    """A bookworm minbase root filesystem with Python 3.11, as a tarball (debootstrap, once)."""
+    tarball = rootfs_tarball()
+    if tarball.is_file():
+        return tarball
+    if os.geteuid() != 0:
+        raise DevStackError("debootstrap needs root to build the base image's root filesystem")
+    with _file_lock(docker_cache() / "rootfs.lock"):
+        if tarball.is_file():
+            return tarball
+        mirror = debian_mirror()
+        work = Path(tempfile.mkdtemp(prefix="rootfs.", dir=docker_cache()))
+        root = work / "root"
+        try:
+            started = time.monotonic()
+            _run(
+                [
+                    "debootstrap",
+                    "--variant=minbase",
+                    f"--include={','.join(ROOTFS_PACKAGES)}",
+                    SUITE,
+                    str(root),
+                    mirror,
+                ],
+                what=f"debootstrap {SUITE} from {mirror}",
+            )
+            _unmount_under(root)
+            for pattern in ROOTFS_TRIM:
+                for path in root.glob(pattern):
+                    if path.is_dir() and not path.is_symlink():
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink()
+            for path in (root / "usr/share/doc").rglob("*"):
+                if (path.is_file() or path.is_symlink()) and path.name != "copyright":
+                    path.unlink()
+            staging = work / "rootfs.tar"
+            _run(
+                ["tar", "--numeric-owner", "-C", str(root), "-cf", str(staging), "."],
+                what="tar of the root filesystem",
+            )
+            staging.replace(tarball)
+            log.info("root filesystem %s made in %.1fs", tarball, time.monotonic() - started)
+        finally:
+            _unmount_under(root)
+            shutil.rmtree(work, ignore_errors=True)
+    return tarball
+
+
+def install_container_tools() -> Path:
+    """dockerd and debootstrap (apt), the runc wrapper, the root filesystem; returns its tarball.
+
+    Starts nothing: `trademesh_devstack.docker` starts dockerd when an image build needs it.
+    """
+    ensure_debian_packages(missing_container_packages())
+    ensure_runc_wrapper()
+    return ensure_rootfs()
+
+
+# --------------------------------------------------------------------------- skaffold schema
+# skaffold.yaml is checked against the JSON schema skaffold itself ships: its Go module holds
+# docs-v2/content/en/schemas/<apiVersion>.json; the Go module proxy serves the module.
+SKAFFOLD_MODULE = "github.com/GoogleContainerTools/skaffold/v2"
+SKAFFOLD_VERSION = "v2.16.1"
+SKAFFOLD_API_VERSION = "v4beta13"  # the newest config version skaffold v2.16.1 reads
+
+
+def go_command() -> str:
+    """The machine's Go toolchain (PATH, then the usual install directories)."""
+    for candidate in (shutil.which("go"), "/usr/local/go/bin/go", "/usr/lib/go/bin/go"):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    raise DevStackError("no Go toolchain (go): it fetches skaffold's schema from its Go module")
+
+
+def ensure_skaffold_schema(api_version: str = SKAFFOLD_API_VERSION) -> Path:
+    """skaffold's JSON schema for `api_version` (skaffold/<api_version>), cached after one fetch."""
+    cached = cache_root() / "skaffold" / f"{SKAFFOLD_VERSION}-{api_version}.json"
+    if cached.is_file():
+        return cached
+    mod_cache = cache_root() / "go" / "mod"
+    env = {
+        **os.environ,
+        "GOMODCACHE": str(mod_cache),
+        "GOFLAGS": "-modcacherw",  # the cache stays deletable
+        "GOTOOLCHAIN": "local",
+    }
+    with _file_lock(cache_root() / "skaffold.lock"), tempfile.TemporaryDirectory() as outside:
+        if cached.is_file():
+            return cached
+        proc = subprocess.run(
+            [go_command(), "mod", "download", "-json", f"{SKAFFOLD_MODULE}@{SKAFFOLD_VERSION}"],
+            cwd=outside,  # outside any Go module: a plain download into the module cache
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise DevStackError(f"go mod download of skaffold failed:\n{proc.stdout}{proc.stderr}")
+        module_dir = Path(json.loads(proc.stdout)["Dir"])
+        schema = module_dir / "docs-v2" / "content" / "en" / "schemas" / f"{api_version}.json"
+        if not schema.is_file():
+            raise DevStackError(f"skaffold {SKAFFOLD_VERSION} has no schema {api_version}")
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        staging = cached.with_suffix(".tmp")
+        shutil.copyfile(schema, staging)
+        staging.replace(cached)
+    return cached
 
 
 def install_all(kafka_version: str = KAFKA_VERSION) -> KafkaInstall:
