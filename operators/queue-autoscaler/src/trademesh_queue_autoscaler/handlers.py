@@ -24,8 +24,6 @@ from .spec import Spec, parse_spec
 # The timer ticks often and each CR polls Kafka only every spec.pollIntervalSeconds: kopf's
 # timer interval is fixed at import, the poll interval is per object.
 TICK_SECONDS = float(os.environ.get("TRADEMESH_QAS_TICK_SECONDS", "1"))
-OPS_HOST = os.environ.get("TRADEMESH_QAS_OPS_HOST", "0.0.0.0")
-OPS_PORT = int(os.environ.get("TRADEMESH_QAS_OPS_PORT", "8080"))
 PEERING_NAME = os.environ.get("TRADEMESH_QAS_PEERING", "trademesh-queue-autoscaler")
 SECRET_TTL_SECONDS = 60.0
 
@@ -78,9 +76,11 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.peering.name = PEERING_NAME
     # Two replicas with equal priority would both pause; a random one lets one win.
     settings.peering.priority = random.randint(1, 1_000_000)
-    settings.peering.stealth = True
-    if OPS_PORT >= 0:
-        RUNTIME.ops = await metrics.start_ops_server(OPS_HOST, OPS_PORT)
+    # /healthz, /readyz, /metrics; a negative port (in-process tests) serves none.
+    port = int(os.environ.get("TRADEMESH_QAS_OPS_PORT", "8080"))
+    if port >= 0:
+        host = os.environ.get("TRADEMESH_QAS_OPS_HOST", "0.0.0.0")
+        RUNTIME.ops = await metrics.start_ops_server(host, port)
 
 
 @kopf.on.cleanup()
