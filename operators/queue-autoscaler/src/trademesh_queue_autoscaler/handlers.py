@@ -58,11 +58,16 @@ class PollState:
 
 
 @kopf.on.login()
-def login(logger: logging.Logger, **_: Any) -> kopf.ConnectionInfo | None:
+async def login(logger: logging.Logger, **_: Any) -> kopf.ConnectionInfo | None:
+    """kopf's own login (in-cluster service account, else $KUBECONFIG), shared with our client;
+    kopf calls it again when the credentials stop working, and so our client is renewed."""
     info = kopf.login_with_service_account(logger=logger) or kopf.login_with_kubeconfig(
         logger=logger
     )
     RUNTIME.credentials = info
+    if RUNTIME.kube is not None:
+        await RUNTIME.kube.close()
+        RUNTIME.kube = None
     return info
 
 
