@@ -47,6 +47,13 @@ def crds(kube_api):
 @pytest.fixture(scope="module")
 def operator(kube_api, crds):
     """The operator in-process, cluster-wide and peering (as the chart runs it)."""
+    kube_api.apply(
+        {
+            "apiVersion": "kopf.dev/v1",
+            "kind": "ClusterKopfPeering",
+            "metadata": {"name": "qas-tests"},
+        }
+    )
     saved = dict(os.environ)
     os.environ.update(kube_api.env())
     os.environ["TRADEMESH_QAS_OPS_PORT"] = "-1"
