@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 UV := uv run --frozen
 
-.PHONY: run test bootstrap proto lint unit integration bench
+.PHONY: run test bootstrap proto lint unit integration kube bench
 
 run: bootstrap ## Start Redis, PostgreSQL, Kafka and every service on loopback; print the gateway URL
 	$(UV) python -m trademesh_devstack mesh
@@ -23,10 +23,14 @@ lint: bootstrap
 	$(UV) ruff format --check .
 
 unit: bootstrap
-	$(UV) pytest -m "not integration"
+	$(UV) pytest -m "not integration and not kube"
 
 integration: bootstrap
 	$(UV) pytest -m integration
+
+kube: bootstrap ## Tests against a real kube-apiserver + etcd (builds them once, cached)
+	$(UV) python -m trademesh_devstack install
+	$(UV) pytest -m kube
 
 bench: bootstrap ## Benchmarks; each prints one JSON object
 	$(UV) python bench/book_core.py

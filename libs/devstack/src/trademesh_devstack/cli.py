@@ -1,4 +1,4 @@
-"""`python -m trademesh_devstack install|up|mesh`: the command line of the dev stack."""
+"""`python -m trademesh_devstack install|up|mesh|kube-up`: the command line of the dev stack."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from pathlib import Path
 from types import FrameType
 
 from ._proc import DevStackError, tail
-from .install import KAFKA_VERSION, install_all
+from .install import KAFKA_VERSION, install_all, install_kube
+from .kube import KubeApiServer
 from .mesh import Mesh
 from .stack import DevStack, default_state_dir
 
@@ -31,8 +32,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    inst = sub.add_parser("install", help="install Debian packages and the Kafka jars, only")
+    inst = sub.add_parser(
+        "install", help="install Debian packages, the Kafka jars and the kube tools, only"
+    )
     inst.add_argument("--kafka-version", default=KAFKA_VERSION)
+    inst.add_argument(
+        "--no-kube", action="store_true", help="skip etcd, kube-apiserver, kubectl, helm, CRDs"
+    )
+    kube = sub.add_parser(
+        "kube-up",
+        help="start etcd + kube-apiserver, write an admin kubeconfig, run until SIGINT/SIGTERM",
+    )
+    kube.add_argument(
+        "--kubeconfig",
+        type=Path,
+        default=None,
+        help="write the admin kubeconfig here (default: <state dir>/kubeconfig)",
+    )
+    kube.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="key material, logs, tool caches (default: <repo>/.devstack/kube)",
+    )
+    kube.add_argument("--env-file", type=Path, default=None, help="also write the env JSON here")
+    kube.add_argument("--crds", action="store_true", help="install the pinned CRDs once up")
+    kube.add_argument("--no-install", action="store_true", help="skip the install step")
     up = sub.add_parser("up", help="install, start, print the env, run until SIGINT/SIGTERM")
     up.add_argument(
         "--state-dir",
@@ -57,6 +82,17 @@ def _install(args: argparse.Namespace) -> int:
     started = time.monotonic()
     kafka = install_all(args.kafka_version)
     print(f"installed: kafka {kafka.version} at {kafka.home}", file=sys.stderr)
+    if not args.no_kube:
+        kube = install_kube()
+        for name, seconds in kube.build_seconds.items():
+            print(f"built: {name} in {seconds:.0f}s (go build)", file=sys.stderr)
+        print(
+            f"installed: etcd {kube.etcd}, kube-apiserver + kubectl "
+            f"{kube.kubernetes_version} in {kube.kube_apiserver.parent}, "
+            f"helm {kube.helm_version} at {kube.helm}, {len(kube.crds)} CRDs in "
+            f"{kube.crds and next(iter(kube.crds.values())).parent.parent}",
+            file=sys.stderr,
+        )
     print(f"install took {time.monotonic() - started:.1f}s", file=sys.stderr)
     return 0
 
@@ -147,6 +183,50 @@ def _up(args: argparse.Namespace) -> int:
     return code
 
 
+def _kube_up(args: argparse.Namespace) -> int:
+    state_dir = args.state_dir or default_state_dir().parent / "kube"
+    server = KubeApiServer(state_dir, kubeconfig=args.kubeconfig, install=not args.no_install)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    try:
+        server.start()
+        if args.crds:
+            server.install_crds()
+    except _Stop as why:
+        server.stop()
+        print(f"kube-up: interrupted by {why} while starting", file=sys.stderr)
+        return 130
+    except DevStackError:
+        server.stop()
+        raise
+    env = server.env()
+    if args.env_file is not None:
+        args.env_file.write_text(json.dumps(env, indent=2) + "\n")
+    for key, value in env.items():
+        print(f"export {key}={shlex.quote(value)}")
+    print(json.dumps(env), flush=True)
+    print(
+        f"kube-apiserver up at {server.url} (kubeconfig {server.kubeconfig}; logs in "
+        f"{server.state_dir / 'logs'}); no controllers run; Ctrl-C to stop",
+        file=sys.stderr,
+        flush=True,
+    )
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    code = 0
+    while not stopping.wait(1.0):
+        if not server.running():
+            print("kube-up: etcd or kube-apiserver exited unexpectedly:", file=sys.stderr)
+            print(tail(server.apiserver_log), file=sys.stderr)
+            print(tail(server.etcd_log), file=sys.stderr)
+            code = 1
+            break
+    server.stop()
+    print("kube-up stopped", file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -158,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "install":
             return _install(args)
+        if args.command == "kube-up":
+            return _kube_up(args)
         return _up(args)
     except DevStackError as exc:
         print(f"devstack: error: {exc}", file=sys.stderr)

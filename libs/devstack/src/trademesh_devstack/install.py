@@ -1,7 +1,8 @@
-"""Idempotent installs: Debian packages (Redis, PostgreSQL, Java, Maven) and the Kafka jars.
+"""Idempotent installs: Debian packages (Redis, PostgreSQL, etcd, Java, Maven), the Kafka jars,
+and the Kubernetes tools built from their Go modules (kube-apiserver, kubectl, helm, CRDs).
 
 Each step checks first and does nothing when its target is already there, so calling
-`install_all()` on a warm machine costs a few milliseconds.
+`install_all()` and `install_kube()` on a warm machine costs a few milliseconds.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import glob
+import hashlib
+import json
 import logging
 import os
 import re
@@ -16,7 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,11 +71,18 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _run(argv: Sequence[str], *, what: str, env: dict[str, str] | None = None) -> None:
+def _run(
+    argv: Sequence[str],
+    *,
+    what: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> None:
     log.info("%s: %s", what, " ".join(argv))
     proc = subprocess.run(
         list(argv),
         env=env,
+        cwd=cwd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -123,6 +133,8 @@ def missing_debian_packages() -> list[str]:
         missing.append("openjdk-17-jre-headless")
     if shutil.which("mvn") is None:
         missing.append("maven")
+    if shutil.which("etcd") is None:
+        missing.append("etcd-server")
     return missing
 
 
@@ -188,7 +200,7 @@ def _still_wanted(packages: Sequence[str] | None) -> list[str]:
 
 def _stop_system_services() -> None:
     """If a package script started the Debian-managed servers anyway, stop them: never needed."""
-    for service in ("redis-server", "postgresql"):
+    for service in ("redis-server", "postgresql", "etcd"):
         script = Path("/etc/init.d") / service
         if script.exists():
             subprocess.run(
@@ -273,3 +285,329 @@ def install_all(kafka_version: str = KAFKA_VERSION) -> KafkaInstall:
     """Everything the stack needs: Debian packages first (Maven, Java), then the Kafka jars."""
     ensure_debian_packages()
     return ensure_kafka(kafka_version)
+
+
+# --------------------------------------------------------------------------- Kubernetes tools
+# Neither kube-apiserver nor helm is in a registry as a binary: both are built from their Go
+# modules with the machine's Go toolchain. kube/go.mod pins Kubernetes (see the comment there);
+# helm and the CRD sources are pinned here.
+HELM_VERSION = "3.18.6"
+PROMETHEUS_OPERATOR_VERSION = "0.85.0"
+CERT_MANAGER_VERSION = "1.21.2"
+GO_MIN_VERSION = (1, 24)  # kube/go.mod's `tool` directive
+
+# CRD name -> (Go module, version, file inside the module)
+CRD_SOURCES: dict[str, tuple[str, str, str]] = {
+    **{
+        f"{plural}.monitoring.coreos.com": (
+            "github.com/prometheus-operator/prometheus-operator",
+            PROMETHEUS_OPERATOR_VERSION,
+            f"example/prometheus-operator-crd/monitoring.coreos.com_{plural}.yaml",
+        )
+        for plural in ("servicemonitors", "podmonitors", "prometheusrules")
+    },
+    **{
+        f"{plural}.cert-manager.io": (
+            "github.com/cert-manager/cert-manager",
+            CERT_MANAGER_VERSION,
+            f"deploy/crds/cert-manager.io_{plural}.yaml",
+        )
+        for plural in ("certificates", "certificaterequests", "issuers", "clusterissuers")
+    },
+}
+
+
+def go_cache_root() -> Path:
+    """`<cache>/go`: GOMODCACHE (`mod/`) and GOCACHE (`build/`), so rebuilds are incremental."""
+    return cache_root() / "go"
+
+
+def kube_module_dir() -> Path:
+    """The Go module that pins Kubernetes: shipped in the wheel, or read from the source tree."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "kube", here.parents[1] / "kube"):
+        if (candidate / "go.mod").is_file():
+            return candidate
+    raise DevStackError(f"kube/go.mod not found next to {here} nor in the source tree")
+
+
+def kubernetes_version() -> str:
+    """The Kubernetes version kube/go.mod requires, like `1.33.13`."""
+    text = (kube_module_dir() / "go.mod").read_text()
+    found = re.search(r"^\s*(?:require\s+)?k8s\.io/kubernetes v(\S+)", text, re.MULTILINE)
+    if found is None:
+        raise DevStackError(f"{kube_module_dir() / 'go.mod'} does not require k8s.io/kubernetes")
+    return found.group(1)
+
+
+@dataclass(frozen=True)
+class KubeInstall:
+    """Where the Kubernetes test tier's tools are; `build_seconds` is what this call built."""
+
+    kubernetes_version: str
+    helm_version: str
+    etcd: Path
+    kube_apiserver: Path
+    kubectl: Path
+    helm: Path
+    crds: dict[str, Path]
+    build_seconds: dict[str, float]
+
+
+def go_binary() -> str:
+    """The machine's Go toolchain, checked to be new enough for kube/go.mod."""
+    go = shutil.which("go") or next(
+        (p for p in ("/usr/local/go/bin/go", "/usr/lib/go/bin/go") if Path(p).is_file()), None
+    )
+    if go is None:
+        raise DevStackError("no Go toolchain (go) on PATH: kube-apiserver and helm are built")
+    out = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, check=False)
+    found = re.match(r"go(\d+)\.(\d+)", out.stdout.strip())
+    if found is None or (int(found.group(1)), int(found.group(2))) < GO_MIN_VERSION:
+        need = ".".join(map(str, GO_MIN_VERSION))
+        raise DevStackError(f"{go} is {out.stdout.strip() or 'unknown'}; go{need}+ is needed")
+    return go
+
+
+def go_env(*, in_module: bool) -> dict[str, str]:
+    """The environment of every Go command here: our caches, no toolchain downloads, no cgo."""
+    root = go_cache_root()
+    env = {
+        **os.environ,
+        "GOPATH": str(root),
+        "GOMODCACHE": str(root / "mod"),
+        "GOCACHE": str(root / "build"),
+        "GOTOOLCHAIN": "local",
+        "CGO_ENABLED": "0",
+        # readonly: the committed go.sum is the pin; a build must never rewrite it.
+        "GOFLAGS": "-mod=readonly -buildvcs=false" if in_module else "-buildvcs=false",
+    }
+    env.pop("GOBIN", None)
+    return env
+
+
+def _fingerprint(*parts: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()
+
+
+def _complete(home: Path, fingerprint: str, files: Sequence[str]) -> bool:
+    marker = home / MARKER_NAME
+    return (
+        marker.is_file()
+        and marker.read_text().strip() == fingerprint
+        and all((home / name).is_file() for name in files)
+    )
+
+
+def _build_into(
+    home: Path, fingerprint: str, files: Sequence[str], build: Callable[[Path], None]
+) -> None:
+    """Run `build(staging_dir)`, then swap the staging dir in as `home` with its marker."""
+    home.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{home.name}.", dir=home.parent))
+    staging.chmod(0o755)  # mkdtemp's 0700 would hide the tools from other users
+    try:
+        build(staging)
+        absent = [name for name in files if not (staging / name).is_file()]
+        if absent:
+            raise DevStackError(f"the build of {home.name} produced no {', '.join(absent)}")
+        (staging / MARKER_NAME).write_text(fingerprint + "\n")
+        if home.exists():
+            shutil.rmtree(home)
+        staging.rename(home)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _version_ldflags(packages: Sequence[str], values: dict[str, str]) -> list[str]:
+    return [f"-X {pkg}.{name}={value}" for pkg in packages for name, value in values.items()]
+
+
+def ensure_kube_binaries() -> tuple[Path, float]:
+    """kube-apiserver and kubectl from kube/go.mod, into `<cache>/kube-v<version>/bin` (once)."""
+    module = kube_module_dir()
+    version = kubernetes_version()
+    home = cache_root() / f"kube-v{version}"
+    files = ["bin/kube-apiserver", "bin/kubectl"]
+    fingerprint = _fingerprint((module / "go.mod").read_bytes(), (module / "go.sum").read_bytes())
+    if _complete(home, fingerprint, files):
+        return home / "bin", 0.0
+    go = go_binary()
+    with _file_lock(cache_root() / f"kube-v{version}.lock"):
+        if _complete(home, fingerprint, files):
+            return home / "bin", 0.0
+        major, minor = version.split(".")[:2]
+        # What Kubernetes' own build stamps in (hack/lib/version.sh): without it the binaries
+        # say v0.0.0-master, and helm's kubeVersion checks would refuse every chart.
+        ldflags = [
+            "-s",
+            "-w",
+            *_version_ldflags(
+                ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"),
+                {
+                    "gitVersion": f"v{version}",
+                    "gitMajor": major,
+                    "gitMinor": minor,
+                    "gitTreeState": "clean",
+                    "buildDate": "1970-01-01T00:00:00Z",
+                },
+            ),
+        ]
+        started = time.monotonic()
+
+        def build(staging: Path) -> None:
+            (staging / "bin").mkdir()
+            _run(
+                [
+                    go,
+                    "build",
+                    "-trimpath",
+                    f"-ldflags={' '.join(ldflags)}",
+                    "-o",
+                    f"{staging / 'bin'}/",
+                    "k8s.io/kubernetes/cmd/kube-apiserver",
+                    "k8s.io/kubernetes/cmd/kubectl",
+                ],
+                what=f"go build of kube-apiserver and kubectl {version}",
+                env=go_env(in_module=True),
+                cwd=module,
+            )
+
+        _build_into(home, fingerprint, files, build)
+        took = time.monotonic() - started
+        log.info("kube-apiserver + kubectl %s built in %.0fs", version, took)
+    return home / "bin", took
+
+
+def ensure_helm(version: str = HELM_VERSION) -> tuple[Path, float]:
+    """helm v3 from its Go module (its own go.sum pins its dependencies), once."""
+    home = cache_root() / f"helm-v{version}"
+    files = ["bin/helm"]
+    if _complete(home, version, files):
+        return home / "bin" / "helm", 0.0
+    go = go_binary()
+    with _file_lock(cache_root() / f"helm-v{version}.lock"):
+        if _complete(home, version, files):
+            return home / "bin" / "helm", 0.0
+        k8s_minor = kubernetes_version().split(".")[1]
+        ldflags = [
+            "-s",
+            "-w",
+            f"-X helm.sh/helm/v3/internal/version.version=v{version}",
+            "-X helm.sh/helm/v3/internal/version.gitTreeState=clean",
+            # helm's default capabilities (`helm template`, lint): the Kubernetes we build.
+            *_version_ldflags(
+                ("helm.sh/helm/v3/pkg/lint/rules", "helm.sh/helm/v3/pkg/chartutil"),
+                {"k8sVersionMajor": "1", "k8sVersionMinor": k8s_minor},
+            ),
+        ]
+        started = time.monotonic()
+
+        def build(staging: Path) -> None:
+            _run(
+                [
+                    go,
+                    "install",
+                    "-trimpath",
+                    f"-ldflags={' '.join(ldflags)}",
+                    f"helm.sh/helm/v3/cmd/helm@v{version}",
+                ],
+                what=f"go install of helm {version}",
+                env={**go_env(in_module=False), "GOBIN": str(staging / "bin")},
+                cwd=cache_root(),
+            )
+
+        _build_into(home, version, files, build)
+        took = time.monotonic() - started
+        log.info("helm %s built in %.0fs", version, took)
+    return home / "bin" / "helm", took
+
+
+def ensure_crds() -> dict[str, Path]:
+    """The pinned CRD YAMLs (prometheus-operator, cert-manager), copied out of their Go modules.
+
+    Returns CRD name (`servicemonitors.monitoring.coreos.com`) -> file.
+    """
+    sources: dict[tuple[str, str], list[str]] = {}
+    for module, version, inner in CRD_SOURCES.values():
+        sources.setdefault((module, version), []).append(inner)
+    result: dict[str, Path] = {}
+    for (module, version), inners in sources.items():
+        home = cache_root() / "crds" / f"{module.rsplit('/', 1)[-1]}-v{version}"
+        files = sorted(Path(inner).name for inner in inners)
+        fingerprint = _fingerprint(module.encode(), version.encode(), *(f.encode() for f in files))
+        if not _complete(home, fingerprint, files):
+            with _file_lock(cache_root() / "crds.lock"):
+                if not _complete(home, fingerprint, files):
+                    _build_into(home, fingerprint, files, _crd_copier(module, version, inners))
+        for name, (mod, ver, inner) in CRD_SOURCES.items():
+            if (mod, ver) == (module, version):
+                result[name] = home / Path(inner).name
+    return result
+
+
+def _crd_copier(module: str, version: str, inners: Sequence[str]) -> Callable[[Path], None]:
+    def copy(staging: Path) -> None:
+        argv = [go_binary(), "mod", "download", "-json", f"{module}@v{version}"]
+        log.info("go mod download: %s", " ".join(argv))
+        proc = subprocess.run(
+            argv,
+            env=go_env(in_module=False),
+            cwd=cache_root(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        try:
+            info = json.loads(proc.stdout)
+        except json.JSONDecodeError:
+            info = {}
+        if proc.returncode != 0 or "Dir" not in info:
+            detail = info.get("Error") or proc.stderr.strip()[-2000:]
+            raise DevStackError(f"go mod download {module}@v{version} failed: {detail}")
+        for inner in inners:
+            source = Path(info["Dir"]) / inner
+            if not source.is_file():
+                raise DevStackError(f"{module}@v{version} has no {inner}")
+            shutil.copyfile(source, staging / source.name)
+
+    return copy
+
+
+def install_kube() -> KubeInstall:
+    """etcd (Debian), kube-apiserver + kubectl + helm (built once), and the pinned CRDs."""
+    ensure_debian_packages(["etcd-server"])
+    _, kube_took = ensure_kube_binaries()
+    _, helm_took = ensure_helm()
+    built = {name: s for name, s in (("kube", kube_took), ("helm", helm_took)) if s > 0}
+    return kube_tools(build_seconds=built)
+
+
+def kube_tools(build_seconds: dict[str, float] | None = None) -> KubeInstall:
+    """Where install_kube() put the tools; installs nothing, fails clearly when one is absent."""
+    version = kubernetes_version()
+    bindir = cache_root() / f"kube-v{version}" / "bin"
+    helm = cache_root() / f"helm-v{HELM_VERSION}" / "bin" / "helm"
+    etcd = shutil.which("etcd")
+    tools = (bindir / "kube-apiserver", bindir / "kubectl", helm)
+    absent = [str(p) for p in tools if not p.is_file()]
+    if etcd is None:
+        absent.append("etcd (Debian etcd-server)")
+    if absent:
+        raise DevStackError(
+            f"kube tools missing: {', '.join(absent)}; run `python -m trademesh_devstack install`"
+        )
+    return KubeInstall(
+        kubernetes_version=version,
+        helm_version=HELM_VERSION,
+        etcd=Path(etcd),
+        kube_apiserver=bindir / "kube-apiserver",
+        kubectl=bindir / "kubectl",
+        helm=helm,
+        crds=ensure_crds(),
+        build_seconds=build_seconds or {},
+    )

@@ -20,6 +20,12 @@ start takes a few seconds, Kafka being the slowest). For fast iteration, start o
 and point the tests at it: `TRADEMESH_DEVSTACK_ENV_FILE=/tmp/devstack.json pytest ...`. The
 fixture then attaches to that stack (an `AttachedStack`: same env(), create_database(),
 create_topics()) and leaves it running.
+
+The `kube_api` fixture (session scoped; mark such tests `@pytest.mark.kube`) is a real
+kube-apiserver + etcd (see trademesh_devstack.kube): `kube_api.kubectl(...)`,
+`kube_api.helm(...)`, `kube_api.apply(obj)`, `kube_api.install_crds()`, `kube_api.env()`
+(KUBECONFIG). `python -m trademesh_devstack kube-up --env-file /tmp/kube.json` plus
+`TRADEMESH_KUBE_ENV_FILE=/tmp/kube.json` attaches to one kept running, like the devstack.
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ from pathlib import Path
 
 import pytest
 
+from .kube import AttachedKube, KubeApiServer, KubeClient
 from .stack import AttachedStack, DevStack, Stack
 
 ENV_FILE_VAR = "TRADEMESH_DEVSTACK_ENV_FILE"
+KUBE_ENV_FILE_VAR = "TRADEMESH_KUBE_ENV_FILE"
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +56,18 @@ def devstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def kube_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeClient]:
+    """A kube-apiserver + etcd for the session, or the one in $TRADEMESH_KUBE_ENV_FILE."""
+    env_file = os.environ.get(KUBE_ENV_FILE_VAR)
+    if env_file:
+        yield AttachedKube.from_env_file(Path(env_file))
+        return
+    server = KubeApiServer(tmp_path_factory.mktemp("kube"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
