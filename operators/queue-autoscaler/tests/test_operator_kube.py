@@ -121,6 +121,9 @@ class Cluster:
                     "topics": [topic],
                 },
                 "lagPerReplica": 100,
+                # the group has not committed yet: count from the log start, as its
+                # consumers (auto.offset.reset=earliest) will
+                "offsetPolicy": "earliest",
                 "minReplicas": 1,
                 "maxReplicas": 10,
                 "pollIntervalSeconds": POLL,

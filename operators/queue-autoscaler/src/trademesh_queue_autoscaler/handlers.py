@@ -1,16 +1,17 @@
 """kopf handlers. Only the QueueAutoscaler is watched; the target workload is read and patched
-through its /scale subresource and never carries a finalizer. The CR carries none either:
-deleting it just stops the timer and leaves the workload at its last replica count."""
+through its /scale subresource and never carries a finalizer, annotation or label. Deleting a
+QueueAutoscaler runs no clean-up: its timer stops and the workload keeps its replica count.
+(kopf puts its own finalizer on the CR for that: without it a timer outlives its object.)"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import logging
 import os
 import random
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
@@ -24,18 +25,19 @@ from .spec import Spec, parse_spec
 # The timer ticks often and each CR polls Kafka only every spec.pollIntervalSeconds: kopf's
 # timer interval is fixed at import, the poll interval is per object.
 TICK_SECONDS = float(os.environ.get("TRADEMESH_QAS_TICK_SECONDS", "1"))
-PEERING_NAME = os.environ.get("TRADEMESH_QAS_PEERING", "trademesh-queue-autoscaler")
 SECRET_TTL_SECONDS = 60.0
 
 
-@dataclass
+@dataclasses.dataclass
 class Runtime:
     """What the handlers share for one operator run."""
 
     credentials: kopf.ConnectionInfo | None = None
     kube: KubeClient | None = None
-    kafka: AdminPool = field(default_factory=AdminPool)
-    secrets: dict[tuple[str, str], tuple[float, dict[str, str]]] = field(default_factory=dict)
+    kafka: AdminPool = dataclasses.field(default_factory=AdminPool)
+    secrets: dict[tuple[str, str], tuple[float, dict[str, str]]] = dataclasses.field(
+        default_factory=dict
+    )
     ops: Any = None
 
     def client(self) -> KubeClient:
@@ -49,21 +51,23 @@ class Runtime:
 RUNTIME = Runtime()
 
 
-@dataclass
+@dataclasses.dataclass
 class PollState:
     """Per-CR memory between ticks (kopf keeps one memo per object)."""
 
     next_poll: float = 0.0
-    history: History = field(default_factory=History)
+    history: History = dataclasses.field(default_factory=History)
 
 
 @kopf.on.login()
-async def login(logger: logging.Logger, **_: Any) -> kopf.ConnectionInfo | None:
+async def login(
+    settings: kopf.OperatorSettings, logger: logging.Logger, **_: Any
+) -> kopf.ConnectionInfo | None:
     """kopf's own login (in-cluster service account, else $KUBECONFIG), shared with our client;
     kopf calls it again when the credentials stop working, and so our client is renewed."""
-    info = kopf.login_with_service_account(logger=logger) or kopf.login_with_kubeconfig(
-        logger=logger
-    )
+    info = kopf.login_with_service_account(
+        settings=settings, logger=logger
+    ) or kopf.login_with_kubeconfig(settings=settings, logger=logger)
     RUNTIME.credentials = info
     if RUNTIME.kube is not None:
         await RUNTIME.kube.close()
@@ -78,7 +82,6 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Handler logs would otherwise become a Kubernetes Event per timer tick; the operator
     # posts its own Events for the things that matter (every scale, fallback).
     settings.posting.level = logging.WARNING
-    settings.peering.name = PEERING_NAME
     # Two replicas with equal priority would both pause; a random one lets one win.
     settings.peering.priority = random.randint(1, 1_000_000)
     # /healthz, /readyz, /metrics; a negative port (in-process tests) serves none.
@@ -97,10 +100,12 @@ async def cleanup(**_: Any) -> None:
     RUNTIME.kafka.shutdown()
 
 
-@kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
-def forget(namespace: str, name: str, **_: Any) -> None:
-    """Drop the deleted CR's metric series (optional: adds no finalizer)."""
-    metrics.forget(namespace, name)
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def forget(event: kopf.RawEvent, namespace: str, name: str, **_: Any) -> None:
+    """Drop a deleted CR's metric series. A raw-event handler: unlike on.delete it keeps no
+    state on the object and adds no finalizer."""
+    if event.get("type") == "DELETED":
+        metrics.forget(namespace, name)
 
 
 async def _tls(namespace: str, spec: Spec) -> dict[str, str] | None:
