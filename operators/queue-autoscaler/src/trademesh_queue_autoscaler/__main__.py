@@ -22,11 +22,13 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     logging.getLogger("kopf.objects").addFilter(QuietTicks())
+    standalone = os.environ.get("TRADEMESH_QAS_STANDALONE") == "1"
     kopf.run(
         clusterwide=True,
-        peering_name=os.environ.get("TRADEMESH_QAS_PEERING", "trademesh-queue-autoscaler"),
-        standalone=os.environ.get("TRADEMESH_QAS_STANDALONE") == "1",
-        liveness_endpoint=None,
+        standalone=standalone,
+        peering_name=None
+        if standalone
+        else os.environ.get("TRADEMESH_QAS_PEERING", "trademesh-queue-autoscaler"),
     )
 
 
