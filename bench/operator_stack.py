@@ -93,6 +93,7 @@ class OperatorStack:
                 },
                 "maxReplicas": 10,
                 "lagPerReplica": 100,
+                "offsetPolicy": "earliest",  # the group never commits: count the whole log
                 **spec,
             },
         }
