@@ -1,4 +1,4 @@
-"""Idempotent installs: Debian packages (Redis, PostgreSQL, Java, Maven) and the Kafka jars.
+"""Idempotent installs: Debian packages (Redis, PostgreSQL, Java, Maven, Prometheus), Kafka jars.
 
 Each step checks first and does nothing when its target is already there, so calling
 `install_all()` on a warm machine costs a few milliseconds.
@@ -123,6 +123,9 @@ def missing_debian_packages() -> list[str]:
         missing.append("openjdk-17-jre-headless")
     if shutil.which("mvn") is None:
         missing.append("maven")
+    # promtool checks and unit-tests the SLO rules; the observability tests run the server.
+    if shutil.which("promtool") is None or shutil.which("prometheus") is None:
+        missing.append("prometheus")
     return missing
 
 
@@ -188,7 +191,7 @@ def _still_wanted(packages: Sequence[str] | None) -> list[str]:
 
 def _stop_system_services() -> None:
     """If a package script started the Debian-managed servers anyway, stop them: never needed."""
-    for service in ("redis-server", "postgresql"):
+    for service in ("redis-server", "postgresql", "prometheus"):
         script = Path("/etc/init.d") / service
         if script.exists():
             subprocess.run(
