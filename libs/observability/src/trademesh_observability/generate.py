@@ -2,7 +2,8 @@
 
 The rules and dashboards go to `observability/` (read by people, promtool and
 the tests) and to the umbrella chart's `files/`, which renders them into
-PrometheusRule objects and Grafana sidecar ConfigMaps.
+PrometheusRule objects and Grafana sidecar ConfigMaps; the collector
+configuration is copied there too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ SLO_DIR = Path("observability/slos")
 RULES_DIR = Path("observability/rules")
 RULE_TESTS_DIR = RULES_DIR / "tests"
 DASHBOARDS_DIR = Path("observability/dashboards")
+COLLECTOR_CONFIG = Path("observability/collector/otel-collector.yaml")
 CHART_FILES = Path("charts/trademesh/files")
 
 
@@ -46,6 +48,8 @@ def generated_files(root: Path) -> dict[Path, str]:
         body = dashboards.render(name)
         files[DASHBOARDS_DIR / f"{name}.json"] = body
         files[CHART_FILES / "dashboards" / f"{name}.json"] = body
+    # Hand-written, copied for the chart (a chart cannot read files outside itself).
+    files[CHART_FILES / "collector" / COLLECTOR_CONFIG.name] = (root / COLLECTOR_CONFIG).read_text()
     return files
 
 
@@ -56,6 +60,7 @@ def managed_dirs() -> list[Path]:
         DASHBOARDS_DIR,
         CHART_FILES / "rules",
         CHART_FILES / "dashboards",
+        CHART_FILES / "collector",
     ]
 
 
