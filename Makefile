@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 UV := uv run --frozen
 
-.PHONY: run test bootstrap proto lint unit integration bench
+.PHONY: run test bootstrap proto lint unit integration bench observability
 
 run: bootstrap ## Start Redis, PostgreSQL, Kafka and every service on loopback; print the gateway URL
 	$(UV) python -m trademesh_devstack mesh
@@ -32,3 +32,6 @@ bench: bootstrap ## Benchmarks; each prints one JSON object
 	$(UV) python bench/book_core.py
 	$(UV) python bench/matching_kafka.py
 	$(UV) python bench/gateway_latency.py
+
+observability: bootstrap ## Regenerate SLO rules, their promtool tests and the dashboards
+	$(UV) python -m trademesh_observability generate
