@@ -81,6 +81,20 @@ async def _load(gateway_url: str, stop: asyncio.Event) -> dict[str, int]:
     return statuses
 
 
+async def _wait_until_order_entry_answers(gateway_url: str) -> None:
+    """The gateway's channel to a restarted order service reconnects after a backoff:
+    leave the session's mesh as the next test expects it."""
+    headers = {"X-Trademesh-User": "prom-probe"}
+    async with httpx.AsyncClient(base_url=gateway_url, headers=headers, timeout=5) as client:
+        deadline = time.monotonic() + ALERT_DEADLINE_SECONDS
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get("/api/v1/orders")).status_code == 200:
+                    return
+            await asyncio.sleep(0.5)
+    raise AssertionError("order entry did not come back after the fault")
+
+
 def _live_recordings() -> list[str]:
     queries = []
     for spec in load_all(ROOT / "observability/slos"):
@@ -162,4 +176,5 @@ async def test_rules_and_dashboards_have_data_and_an_order_entry_fault_pages(mes
         statuses = await load
         if not mesh.services["order"].process.alive():
             mesh.start_service("order")
+            await _wait_until_order_entry_answers(mesh.gateway_url)
     assert statuses.get("202", 0) > 0 and statuses.get("503", 0) > 0, statuses
