@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 UV := uv run --frozen
 
-.PHONY: run test bootstrap proto lint unit integration kube bench images
+.PHONY: run test bootstrap proto lint unit integration kube bench images observability
 
 run: bootstrap ## Start Redis, PostgreSQL, Kafka and every service on loopback; print the gateway URL
 	$(UV) python -m trademesh_devstack mesh
@@ -42,3 +42,6 @@ bench: bootstrap ## Benchmarks; each prints one JSON object
 	$(UV) python bench/social_news.py
 	$(UV) python bench/ws_fanout.py
 	$(UV) python bench/token_verification.py
+
+observability: bootstrap ## Regenerate SLO rules, their promtool tests and the dashboards
+	$(UV) python -m trademesh_observability generate

@@ -11,7 +11,8 @@ import httpx
 import pytest
 import websockets
 
-from trademesh_devstack.mesh import Mesh
+from trademesh_devstack.mesh import SERVICES, Mesh
+from trademesh_devstack.otlp import SpanReceiver
 from trademesh_devstack.stack import DevStack
 
 # Sellers need something to sell: paper accounts start with these positions in the tests.
@@ -24,19 +25,25 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="session")
-def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+def span_receiver() -> Iterator[SpanReceiver]:
+    """Every mesh service exports its spans here (OTLP/gRPC)."""
+    receiver = SpanReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def mesh(tmp_path_factory: pytest.TempPathFactory, span_receiver: SpanReceiver) -> Iterator[Mesh]:
     # A stack of its own: other suites leave resting orders on the shared stack's
     # `orders` topic, and the mesh's matching would trade against them.
     stack = DevStack().start()
-    running = Mesh(
-        stack,
-        tmp_path_factory.mktemp("mesh"),
-        extra_env={
-            "order": {"TRADEMESH_PAPER_STARTING_POSITIONS": STARTING_POSITIONS},
-            # The cheapest argon2id allowed: dozens of test users sign up per run.
-            "auth": {"TRADEMESH_ARGON2_TIME_COST": "1", "TRADEMESH_ARGON2_MEMORY_KIB": "8192"},
-        },
+    extra_env = {name: {"TRADEMESH_OTLP_ENDPOINT": span_receiver.endpoint} for name in SERVICES}
+    extra_env["order"]["TRADEMESH_PAPER_STARTING_POSITIONS"] = STARTING_POSITIONS
+    # The cheapest argon2id allowed: dozens of test users sign up per run.
+    extra_env["auth"].update(
+        {"TRADEMESH_ARGON2_TIME_COST": "1", "TRADEMESH_ARGON2_MEMORY_KIB": "8192"}
     )
+    running = Mesh(stack, tmp_path_factory.mktemp("mesh"), extra_env=extra_env)
     try:
         running.start()
         yield running

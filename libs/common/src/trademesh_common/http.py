@@ -14,10 +14,9 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry import propagate, trace
-from starlette.routing import Match
 
 from trademesh_common.health import Health
-from trademesh_common.metrics import HTTP_DURATION, HTTP_REQUESTS, exposition
+from trademesh_common.metrics import HTTP_DURATION, HTTP_REQUESTS, exposition, trace_exemplar
 
 REQUEST_ID_HEADER = "x-request-id"
 _tracer = trace.get_tracer("trademesh.http")
@@ -38,18 +37,23 @@ def add_ops_routes(app: FastAPI, health: Health) -> None:
         )
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        body, content_type = exposition()
+    async def metrics(request: Request) -> Response:
+        body, content_type = exposition(request.headers.get("accept", ""))
         return Response(body, media_type=content_type)
 
 
+_OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 def _route_template(request: Request) -> str:
-    # Label by template ("/api/v1/orders/{order_id}"), never by raw path: bounded cardinality.
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return getattr(route, "path", "unmatched")
-    return "unmatched"
+    """The matched route's template ("/api/v1/orders/{order_id}"), never the raw path.
+
+    Read after routing from the scope, where the router records the route it chose:
+    routes added through `include_router` are found with their full prefixed path, which
+    scanning `app.router.routes` cannot do (FastAPI keeps an included router as one route).
+    """
+    route = request.scope.get("route")
+    return getattr(route, "path", None) or "unmatched"
 
 
 def add_request_middleware(app: FastAPI) -> None:
@@ -59,22 +63,25 @@ def add_request_middleware(app: FastAPI) -> None:
     async def observe(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        route = _route_template(request)
-        if route in ("/healthz", "/readyz", "/metrics"):
+        if request.url.path in _OPS_PATHS:
             return await call_next(request)
         request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
         request.state.request_id = request_id
         parent = propagate.extract(dict(request.headers))
         start = time.perf_counter()
         with _tracer.start_as_current_span(
-            f"{request.method} {route}", context=parent, kind=trace.SpanKind.SERVER
+            request.method, context=parent, kind=trace.SpanKind.SERVER
         ) as span:
             span.set_attribute("http.request.method", request.method)
-            span.set_attribute("http.route", route)
             response = await call_next(request)
+            route = _route_template(request)
+            span.update_name(f"{request.method} {route}")
+            span.set_attribute("http.route", route)
             span.set_attribute("http.response.status_code", response.status_code)
         HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
-        HTTP_DURATION.labels(route, request.method).observe(time.perf_counter() - start)
+        HTTP_DURATION.labels(route, request.method).observe(
+            time.perf_counter() - start, exemplar=trace_exemplar(span)
+        )
         response.headers[REQUEST_ID_HEADER] = request_id
         return response
 

@@ -7,6 +7,8 @@ events keep their order on one partition.
 
 import asyncio
 import concurrent.futures
+import functools
+import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -14,11 +16,13 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from trademesh_common.metrics import KAFKA_CONSUMER_LAG
 from trademesh_common.telemetry import kafka_headers
 
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_SUFFIX = ".dlq"
+LAG_STATISTICS_INTERVAL_MS = 5000
 
 
 class Topics:
@@ -51,9 +55,25 @@ def consumer_config(bootstrap: str, group_id: str, **overrides: Any) -> dict[str
         "isolation.level": "read_committed",
         "fetch.wait.max.ms": 5,
         "partition.assignment.strategy": "cooperative-sticky",
+        # librdkafka's statistics carry each partition's positions: the lag gauge reads them.
+        "statistics.interval.ms": LAG_STATISTICS_INTERVAL_MS,
+        "stats_cb": functools.partial(record_consumer_lag, group_id),
     }
     config.update(overrides)
     return config
+
+
+def record_consumer_lag(group_id: str, statistics: str) -> None:
+    """Sets the lag gauge from one librdkafka statistics document (JSON)."""
+    for topic, topic_stats in json.loads(statistics).get("topics", {}).items():
+        for partition, stats in topic_stats.get("partitions", {}).items():
+            if partition == "-1":
+                continue  # librdkafka's internal "unassigned" partition
+            # Past the application's position to the last stable offset (read_committed).
+            end = stats.get("ls_offset", -1)
+            position = stats.get("app_offset", -1)
+            if end >= 0 and position >= 0:
+                KAFKA_CONSUMER_LAG.labels(group_id, topic, partition).set(max(0, end - position))
 
 
 def dead_letter_headers(message: Message, reason: str) -> list[tuple[str, bytes]]:
@@ -102,7 +122,11 @@ class AsyncProducer:
         value: bytes,
         headers: Sequence[tuple[str, bytes]] | None = None,
     ) -> asyncio.Future[Message]:
-        """Queues a record carrying the current trace context; the future resolves on delivery."""
+        """Queues a record; the future resolves on delivery.
+
+        The record carries the current trace context unless `headers` bring one of their
+        own (a record published after the span that caused it has ended).
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Message] = loop.create_future()
 
@@ -112,7 +136,8 @@ class AsyncProducer:
             else:
                 loop.call_soon_threadsafe(_set_result, future, message)
 
-        all_headers = [*kafka_headers(), *(headers or ())]
+        own = list(headers or ())
+        all_headers = own if any(k == "traceparent" for k, _ in own) else [*kafka_headers(), *own]
         while True:
             try:
                 self._producer.produce(

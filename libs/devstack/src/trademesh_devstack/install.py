@@ -1,6 +1,6 @@
-"""Idempotent installs: Debian packages (Redis, PostgreSQL, etcd, Java, Maven), the Kafka jars,
-the Kubernetes tools built from their Go modules (kube-apiserver, kubectl, helm, CRDs), and for
-the images Docker's daemon, a runc wrapper and a debootstrap-made root filesystem.
+"""Idempotent installs: Debian packages (Redis, PostgreSQL, etcd, Prometheus, Java, Maven), the
+Kafka jars, the Kubernetes tools built from their Go modules (kube-apiserver, kubectl, helm, CRDs),
+and for the images Docker's daemon, a runc wrapper and a debootstrap-made root filesystem.
 
 Each step checks first and does nothing when its target is already there, so calling
 `install_all()` and `install_kube()` on a warm machine costs a few milliseconds.
@@ -136,6 +136,9 @@ def missing_debian_packages() -> list[str]:
         missing.append("maven")
     if shutil.which("etcd") is None:
         missing.append("etcd-server")
+    # promtool checks and unit-tests the SLO rules; the observability tests run the server.
+    if shutil.which("promtool") is None or shutil.which("prometheus") is None:
+        missing.append("prometheus")
     return missing
 
 
@@ -201,7 +204,7 @@ def _still_wanted(packages: Sequence[str] | None) -> list[str]:
 
 def _stop_system_services() -> None:
     """If a package script started the Debian-managed servers anyway, stop them: never needed."""
-    for service in ("redis-server", "postgresql", "etcd"):
+    for service in ("redis-server", "postgresql", "etcd", "prometheus"):
         script = Path("/etc/init.d") / service
         if script.exists():
             subprocess.run(

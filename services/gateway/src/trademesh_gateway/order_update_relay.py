@@ -53,6 +53,10 @@ def relay_record(message: Message, registry: ConnectionRegistry) -> None:
         "push order update",
         context=context_from_kafka_headers(message.headers()),
         kind=trace.SpanKind.CONSUMER,
+        attributes={
+            "trademesh.order_id": update.order.order_id,
+            "trademesh.symbol": update.order.symbol,
+        },
     ):
         registry.publish(update.user_id, text)
 

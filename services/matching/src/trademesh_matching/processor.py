@@ -19,7 +19,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from google.protobuf.message import DecodeError
 from opentelemetry import trace
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from redis import Redis
 
 from trademesh.events.v1 import orders_pb2
@@ -48,6 +48,21 @@ TRANSACTION_SECONDS = Histogram(
     "trademesh_matching_transaction_duration_seconds",
     "Time to apply one batch and commit its Kafka transaction.",
     buckets=LATENCY_BUCKETS,
+)
+TRADES = Counter(
+    "trademesh_matching_trades_total",
+    "Trades executed by the books, by symbol.",
+    ["symbol"],
+)
+BOOK_DEPTH_QUANTITY = Gauge(
+    "trademesh_matching_book_depth_quantity",
+    "Resting quantity in the best 50 price levels of a book, by symbol and side.",
+    ["symbol", "side"],
+)
+BOOK_DEPTH_ORDERS = Gauge(
+    "trademesh_matching_book_depth_orders",
+    "Resting orders in the best 50 price levels of a book, by symbol and side.",
+    ["symbol", "side"],
 )
 RECOVERIES = Counter(
     "trademesh_matching_recoveries_total",
@@ -304,6 +319,8 @@ class MatchingProcessor:
             )
         self._producer.commit_transaction()
         COMMANDS.labels("applied").inc(applied)
+        for trade in trades:
+            TRADES.labels(trade.symbol).inc()
         TRANSACTION_SECONDS.observe(time.perf_counter() - started)
         self._since_snapshot += len(messages)
         self._dirty.update(touched)
@@ -324,7 +341,10 @@ class MatchingProcessor:
             context=context_from_kafka_headers(headers),
             kind=trace.SpanKind.CONSUMER,
             attributes={"trademesh.symbol": command.symbol},
-        ):
+        ) as span:
+            kind = command.WhichOneof("command")
+            if kind is not None:
+                span.set_attribute("trademesh.order_id", getattr(command, kind).order_id)
             outputs = engine.apply(command, message.offset())
             # Downstream spans become children of the matching span.
             message.set_headers(kafka_headers())
@@ -337,6 +357,9 @@ class MatchingProcessor:
         for name in symbols:
             bids, asks = engine.books[name].depth(_DEPTH_LEVELS)
             self.depth[name] = DepthView(bids, asks, engine.next_offset - 1)
+            for side, levels in (("buy", bids), ("sell", asks)):
+                BOOK_DEPTH_QUANTITY.labels(name, side).set(sum(level[1] for level in levels))
+                BOOK_DEPTH_ORDERS.labels(name, side).set(sum(level[2] for level in levels))
 
     def _maybe_snapshot(self) -> None:
         due = (

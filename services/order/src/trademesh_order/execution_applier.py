@@ -23,12 +23,18 @@ from opentelemetry import trace
 
 from trademesh.events.v1 import executions_pb2
 from trademesh_common.kafka import Topics
+from trademesh_common.metrics import trace_exemplar
 from trademesh_common.telemetry import context_from_kafka_headers
 from trademesh_order import store
 from trademesh_order.instruments import Instrument
 from trademesh_order.ledger import Holding, average_fill_price, fill_effect, holding_after_fill
 from trademesh_order.messages import order_update
-from trademesh_order.metrics import EXECUTION_LAG_SECONDS, EXECUTIONS_IGNORED, FILLS_APPLIED
+from trademesh_order.metrics import (
+    EXECUTION_LAG_SECONDS,
+    EXECUTIONS_IGNORED,
+    FILLS_APPLIED,
+    ORDER_TO_FILL_SECONDS,
+)
 from trademesh_order.orders import Fill, Order, Side
 from trademesh_order.outbox import OutboxRecord, enqueue
 from trademesh_order.states import ExecutionKind, OrderStatus, next_status
@@ -99,9 +105,14 @@ class ExecutionApplier:
         async with self._pool.acquire() as conn, conn.transaction():
             for message in messages:
                 parent = context_from_kafka_headers(message.headers())
-                with _tracer.start_as_current_span("apply execution report", context=parent):
+                with _tracer.start_as_current_span(
+                    "apply execution report", context=parent, kind=trace.SpanKind.CONSUMER
+                ) as span:
                     try:
                         report = decode_report(message.value())
+                        span.set_attribute("trademesh.order_id", report.order_id)
+                        span.set_attribute("trademesh.symbol", report.symbol)
+                        span.set_attribute("trademesh.execution_id", report.execution_id)
                         # A savepoint per report: one that breaks a constraint is set aside
                         # alone instead of blocking the partition forever.
                         async with conn.transaction():
@@ -249,6 +260,11 @@ class ExecutionApplier:
             average_price=holding.average_price,
         )
         await store.record_last_price(conn, order.symbol, price, traded_at)
+        if report.liquidity == executions_pb2.LIQUIDITY_TAKER:
+            # A resting (maker) order waits for the market, not for us: only takers count.
+            ORDER_TO_FILL_SECONDS.observe(
+                max(0.0, (_now() - order.created_at).total_seconds()), exemplar=trace_exemplar()
+            )
         filled_quantity = order.filled_quantity + quantity
         filled_notional = order.filled_notional + price * quantity
         order = await store.update_order_after_report(

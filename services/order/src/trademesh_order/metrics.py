@@ -30,6 +30,11 @@ EXECUTION_LAG_SECONDS = Histogram(
     "From matching's report timestamp to its application here (includes clock skew).",
     buckets=(*LATENCY_BUCKETS, 10.0, 30.0, 60.0),
 )
+ORDER_TO_FILL_SECONDS = Histogram(
+    "trademesh_order_order_to_fill_seconds",
+    "From an order's acceptance to a taker fill of it applied here (the trader sees it then).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
 EXECUTIONS_IGNORED = Counter(
     "trademesh_order_executions_ignored_total",
     "Execution reports that were illegal for the order's state and left it unchanged.",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import asyncpg
+from opentelemetry import trace
 
 from trademesh.order.v1 import order_pb2
 from trademesh_common.kafka import Topics
@@ -54,11 +55,15 @@ class OrderEntry:
 
     async def place(self, request: order_pb2.PlaceOrderRequest) -> PlacedOrder:
         """Raises OrderRejected (InvalidOrder or RiskRejected) when the order is refused."""
+        span = trace.get_current_span()
+        span.set_attribute("trademesh.symbol", request.symbol[:32])
         try:
             placed, outbox_record = await self._accept(request)
         except OrderRejected as rejection:
             ORDERS_REJECTED.labels(rejection.category).inc()
+            span.set_attribute("trademesh.reject_reason", rejection.category)
             raise
+        span.set_attribute("trademesh.order_id", placed.order.order_id)
         if outbox_record is not None:
             # After the commit: if this fails, the relay delivers the command a little later.
             await self._publisher.publish([outbox_record])

@@ -13,12 +13,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import asyncpg
 
 from trademesh_common.kafka import AsyncProducer
+from trademesh_common.telemetry import KafkaHeaders, kafka_headers
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ class OutboxRecord:
     topic: str
     key: str
     payload: bytes
+    # The trace context of the change that owes the record, captured when it is enqueued:
+    # it is published after that span ended. The relay's republished rows go without.
+    headers: KafkaHeaders = field(default_factory=list)
 
 
 async def enqueue(conn: asyncpg.Connection, topic: str, key: str, payload: bytes) -> OutboxRecord:
@@ -47,7 +51,7 @@ async def enqueue(conn: asyncpg.Connection, topic: str, key: str, payload: bytes
         key,
         payload,
     )
-    return OutboxRecord(record_id, topic, key, payload)
+    return OutboxRecord(record_id, topic, key, payload, kafka_headers())
 
 
 class OutboxPublisher:
@@ -58,7 +62,8 @@ class OutboxPublisher:
     async def _deliver(self, records: Sequence[OutboxRecord]) -> list[int]:
         """Produces the records and waits for their deliveries; returns the ids delivered."""
         futures = [
-            self._producer.produce(record.topic, record.key, record.payload) for record in records
+            self._producer.produce(record.topic, record.key, record.payload, record.headers)
+            for record in records
         ]
         results = await asyncio.gather(
             *(asyncio.wait_for(future, DELIVERY_TIMEOUT_SECONDS) for future in futures),

@@ -1,0 +1,1 @@
+"""SLO specs to Prometheus rules, and Grafana dashboards, as code."""
