@@ -36,3 +36,5 @@ bench: bootstrap ## Benchmarks; each prints one JSON object
 	$(UV) python bench/book_core.py
 	$(UV) python bench/matching_kafka.py
 	$(UV) python bench/gateway_latency.py
+	$(UV) python bench/operator_reaction.py
+	$(UV) python bench/operator_footprint.py
