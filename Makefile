@@ -42,6 +42,9 @@ bench: bootstrap ## Benchmarks; each prints one JSON object
 	$(UV) python bench/social_news.py
 	$(UV) python bench/ws_fanout.py
 	$(UV) python bench/token_verification.py
+	$(UV) python bench/quote_reads.py
+	$(UV) python bench/operator_reaction.py
+	$(UV) python bench/operator_footprint.py
 
 observability: bootstrap ## Regenerate SLO rules, their promtool tests and the dashboards
 	$(UV) python -m trademesh_observability generate

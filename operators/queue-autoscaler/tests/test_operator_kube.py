@@ -34,7 +34,7 @@ def wait_for(what, probe, timeout):
 @pytest.fixture(scope="module")
 def crds(kube_api):
     """The chart's CRDs: QueueAutoscaler and kopf's peerings."""
-    kube_api.kubectl("apply", "--server-side", "-f", str(CRDS))
+    kube_api.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
     kube_api.kubectl(
         "wait",
         "--for=condition=Established",
