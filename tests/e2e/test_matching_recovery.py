@@ -138,6 +138,9 @@ def test_sigkill_mid_stream_recovers_the_same_books_and_publishes_each_execution
         "TRADEMESH_MARKETDATA_TOPIC": f"{prefix}.marketdata",
         "TRADEMESH_CONSUMER_GROUP": f"{prefix}-matching",
         "TRADEMESH_TRANSACTIONAL_ID": f"{prefix}-matching",
+        # The restarted process rejoins as the same static member: its partitions come back
+        # at once rather than after the killed member's session times out.
+        "TRADEMESH_GROUP_INSTANCE_ID": f"{prefix}-matching-0",
         "TRADEMESH_BATCH_SIZE": "200",
         # Snapshot often so recovery uses a snapshot plus a replay, not the whole log.
         "TRADEMESH_SNAPSHOT_EVERY_COMMANDS": "3000",

@@ -66,7 +66,7 @@ BOOK_DEPTH_ORDERS = Gauge(
 )
 RECOVERIES = Counter(
     "trademesh_matching_recoveries_total",
-    "Partition books rebuilt from a snapshot plus replay.",
+    "Partition books rebuilt on assignment: from a snapshot, plus a replay when the log is ahead.",
 )
 
 _NO_OFFSET = -1001  # librdkafka's OFFSET_INVALID: the group never committed
@@ -108,6 +108,11 @@ class MatchingProcessor:
                 settings.consumer_group,
                 # Whole-partition hand-over: books move with their partitions.
                 **{"partition.assignment.strategy": "range"},
+                **(
+                    {"group.instance.id": settings.group_instance_id}
+                    if settings.group_instance_id
+                    else {}
+                ),
             ),
             logger=log,
         )
@@ -196,9 +201,9 @@ class MatchingProcessor:
                 "snapshot is ahead of the committed offset; rebuilding from the log",
                 extra={"partition": partition},
             )
-        if committed == _NO_OFFSET or committed <= engine.next_offset:
-            return engine
-        replayed = self._replay(engine, committed)
+        if committed == _NO_OFFSET:
+            return engine  # a partition nobody has consumed yet: nothing to recover
+        replayed = self._replay(engine, committed) if committed > engine.next_offset else 0
         RECOVERIES.inc()
         log.info(
             "partition recovered",

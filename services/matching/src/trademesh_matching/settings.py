@@ -14,6 +14,10 @@ class MatchingSettings(ServiceSettings):
     # Unique per instance; the consumer group metadata sent with each
     # transaction fences a zombie instance that still holds old partitions.
     transactional_id: str = f"matching-{socket.gethostname()}"
+    # Kafka static membership: an instance restarted under the same id (a container
+    # restart, a StatefulSet pod) takes its partitions straight back instead of waiting for
+    # the group to notice the old member's session expire. Unset: dynamic membership.
+    group_instance_id: str | None = None
     # Commands consumed (and committed) per Kafka transaction.
     batch_size: int = 1000
     snapshot_every_commands: int = 20_000
