@@ -25,7 +25,7 @@ so that the stack's Kafka admits it.
 {{- if .Values.defaultAutoscalers.bootstrapServers -}}
 {{- .Values.defaultAutoscalers.bootstrapServers -}}
 {{- else if $external.enabled -}}
-{{- required "defaultAutoscalers.bootstrapServers or global.kafka.external.bootstrap is required when Kafka is external" $external.bootstrap -}}
+{{- required "operator.defaultAutoscalers.bootstrapServers is required when Kafka is external and its bootstrap is in a Secret (a QueueAutoscaler names its brokers)" $external.bootstrap -}}
 {{- else -}}
 {{- include "common.kafka.bootstrap" . -}}
 {{- end -}}
