@@ -29,6 +29,10 @@ RESTRICTED = {
 @pytest.fixture(scope="module")
 def kube(kube_api: KubeClient) -> KubeClient:
     kube_api.install_crds()
+    # The charts' own CRDs (the operator's), which `helm template` does not render.
+    files = [arg for path in charts.chart_crds() for arg in ("-f", str(path))]
+    kube_api.kubectl("apply", "--server-side", "--force-conflicts", *files)
+    kube_api.kubectl("wait", "--for=condition=Established", "--timeout=120s", *files)
     return kube_api
 
 

@@ -21,9 +21,11 @@ USES: dict[str, set[str]] = {
     "order": {"kafka", "postgres"},
     "matching": {"kafka", "redis"},
     "market": {"kafka", "redis", "postgres"},
-    "social": {"postgres"},
+    "social": {"postgres", "redis"},
     "news": {"postgres"},
     "simulator": set(),
+    # the QueueAutoscaler operator reads consumer lag
+    "queue-autoscaler": {"kafka"},
     "databases": {"postgres"},
     "topics": {"kafka"},
     **{name: set() for name in DATA_PORTS},
@@ -155,3 +157,33 @@ def test_external_dependencies_are_reached_only_by_their_users(render: Render):
 def test_with_networkpolicies_off_none_are_rendered(render: Render):
     objects = render(sets=["global.networkPolicy.enabled=false"])
     assert not charts.of_kind(objects, "NetworkPolicy")
+
+
+# The API server as a pod reaches it: the `kubernetes` Service's address (443) and, after
+# its DNAT, the control plane's endpoint (6443 on kind and kubeadm).
+API_SERVER = [
+    Endpoint(name="kubernetes", ip="10.96.0.1"),
+    Endpoint(name="apiserver", ip="172.18.0.2"),
+]
+
+
+@pytest.mark.parametrize("values", [[], [ci_values("external")]], ids=["default", "external"])
+def test_only_the_operator_reaches_the_api_server(render: Render, values):
+    objects = render(values)
+    policies = charts.of_kind(objects, "NetworkPolicy")
+    pods = charts.pod_templates(objects)
+    assert "queue-autoscaler" in {pod.app for pod in pods}
+    for pod in pods:
+        for server in API_SERVER:
+            for port in (443, 6443):
+                allowed = charts.connection_allowed(policies, Endpoint.of(pod), server, port)
+                assert allowed == (pod.app == "queue-autoscaler"), f"{pod.app} -> {port}"
+        assert not charts.connection_allowed(policies, Endpoint.of(pod), API_SERVER[0], 10250)
+
+
+def test_the_api_server_egress_can_be_narrowed_to_the_control_plane(render: Render):
+    objects = render(sets=["operator.networkPolicy.apiServer.to[0].ipBlock.cidr=172.18.0.0/24"])
+    policies = charts.of_kind(objects, "NetworkPolicy")
+    operator = next(p for p in charts.pod_templates(objects) if p.app == "queue-autoscaler")
+    assert charts.connection_allowed(policies, Endpoint.of(operator), API_SERVER[1], 6443)
+    assert not charts.connection_allowed(policies, Endpoint.of(operator), API_SERVER[0], 443)

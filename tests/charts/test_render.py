@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from trademesh_common.kafka import Topics
 from trademesh_devstack import charts
 from trademesh_devstack.charts import Render, ci_values
+from trademesh_matching.settings import MatchingSettings
+from trademesh_order.executions import CONSUMER_GROUP as ORDER_CONSUMER_GROUP
 
 CI_VALUES = charts.ci_values_files()
 
@@ -67,7 +70,7 @@ def test_the_defaults_bring_the_data_tier_up_in_cluster(render: Render):
     statefulsets = {o["metadata"]["name"] for o in charts.of_kind(objects, "StatefulSet")}
     assert statefulsets == {f"trademesh-{name}" for name in DATA_TIER}
     deployments = {o["metadata"]["name"] for o in charts.of_kind(objects, "Deployment")}
-    assert deployments == {f"trademesh-{name}" for name in SERVICES}
+    assert deployments == {f"trademesh-{name}" for name in (*SERVICES, "queue-autoscaler")}
     # Generated passwords: never in values, so they are in the Secrets only.
     users = charts.named(objects, "Secret", "trademesh-postgres-users")
     assert set(users["data"]) == {f"{c}-{k}" for c in POSTGRES_USERS for k in ("password", "dsn")}
@@ -204,3 +207,37 @@ def test_migrations_run_as_hooks_after_the_databases_exist(render: Render):
         "order=orders",
         "social=social",
     ]
+
+
+def test_the_operator_scales_matching_and_order_on_the_stacks_kafka(render: Render):
+    objects = render()
+    scalers = {o["metadata"]["name"]: o["spec"] for o in charts.of_kind(objects, "QueueAutoscaler")}
+    assert set(scalers) == {"trademesh-matching", "trademesh-order"}
+    deployments = {o["metadata"]["name"] for o in charts.of_kind(objects, "Deployment")}
+    # What the consumers really use, so a renamed group or topic fails here.
+    expected = {
+        "trademesh-matching": (MatchingSettings().consumer_group, [Topics.ORDERS]),
+        "trademesh-order": (ORDER_CONSUMER_GROUP, [Topics.EXECUTIONS]),
+    }
+    for name, (group, topics) in expected.items():
+        spec = scalers[name]
+        assert spec["scaleTargetRef"]["name"] in deployments
+        assert spec["kafka"] == {
+            "bootstrapServers": "trademesh-kafka.trademesh.svc:9092",
+            "consumerGroup": group,
+            "topics": topics,
+        }
+    operator = charts.named(objects, "Deployment", "trademesh-queue-autoscaler")
+    labels = operator["spec"]["template"]["metadata"]["labels"]
+    assert labels["trademesh.io/kafka-client"] == "true"
+    assert labels["trademesh.io/stack"] == "trademesh"
+    # A second colour runs no second operator: it is cluster-wide.
+    green = render([ci_values("green")], release="trademesh-green")
+    assert not charts.of_kind(green, "QueueAutoscaler")
+    assert not charts.of_kind(green, "ClusterKopfPeering")
+
+
+def test_the_operator_is_optional(render: Render):
+    objects = render(sets=["operator.enabled=false"])
+    kinds = {o["kind"] for o in objects}
+    assert not kinds & {"QueueAutoscaler", "ClusterKopfPeering", "ClusterRole"}

@@ -19,6 +19,12 @@ pytestmark = pytest.mark.images
 
 PROFILES = ("kind", "host-network", "dev", "prod")
 GATEWAY_NODE_PORT = 30080
+# The umbrella chart's key for an image whose name is not its chart's.
+CHART_KEYS = {"queue-autoscaler": "operator"}
+
+
+def chart_key(image: str) -> str:
+    return CHART_KEYS.get(image, image)
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +104,9 @@ def test_every_service_image_is_an_artifact_on_the_base_and_deployed(skaffold, r
         assert artifact["docker"]["dockerfile"] == str(dockerfiles[name])
         assert artifact["requires"] == [{"image": "trademesh/base", "alias": "BASE_IMAGE"}]
         key = "trademesh_" + name.replace("-", "_")
-        assert templates[f"{name}.image.repository"] == f"{{{{.IMAGE_REPO_{key}}}}}"
-        assert templates[f"{name}.image.tag"] == f"{{{{.IMAGE_TAG_{key}}}}}"
+        chart = chart_key(name)
+        assert templates[f"{chart}.image.repository"] == f"{{{{.IMAGE_REPO_{key}}}}}"
+        assert templates[f"{chart}.image.tag"] == f"{{{{.IMAGE_TAG_{key}}}}}"
         synced = {rule["src"] for rule in artifact["sync"]["manual"]}
         assert f"{dockerfiles[name].parent}/src/**/*.py" in synced
 
@@ -110,16 +117,26 @@ def test_profiles_reach_every_service_artifact(skaffold, root):
     templates = dev["deploy"]["helm"]["releases"][0]["setValueTemplates"]
     for name, artifact in service_artifacts(dev).items():
         assert artifact["docker"]["buildArgs"] == {"VENV_OWNER": "10001:10001"}
-        assert templates[f"{name}.env.SERVICE_RELOAD"] == "1"
-        assert templates[f"{name}.securityContext.readOnlyRootFilesystem"] == "false"
+        assert templates[f"{chart_key(name)}.env.SERVICE_RELOAD"] == "1"
+        assert templates[f"{chart_key(name)}.securityContext.readOnlyRootFilesystem"] == "false"
     host = apply_profile(skaffold, "host-network")
     assert {a["docker"].get("network") for a in host["build"]["artifacts"]} == {"host"}
     for artifact in service_artifacts(host).values():
         assert artifact["docker"]["secrets"][0]["id"] == "ca-bundle"
     prod = apply_profile(skaffold, "prod")
     prod_templates = prod["deploy"]["helm"]["releases"][0]["setValueTemplates"]
-    assert {f"{name}.image.digest" for name in services} <= set(prod_templates)
+    assert {f"{chart_key(name)}.image.digest" for name in services} <= set(prod_templates)
     assert "local" not in prod["build"] and prod["build"]["googleCloudBuild"] is not None
+
+
+def test_each_image_is_the_default_image_of_its_umbrella_dependency(root):
+    umbrella = yaml.safe_load((root / "charts" / "trademesh" / "Chart.yaml").read_text())
+    dependencies = {d["name"]: d for d in umbrella["dependencies"]}
+    for name in image_dockerfiles(root):
+        chart = chart_key(name)
+        assert dependencies[chart]["condition"] == f"{chart}.enabled", name
+        values = yaml.safe_load((root / "charts" / chart / "values.yaml").read_text())
+        assert values["image"]["repository"] == f"trademesh/{name}", chart
 
 
 def test_kind_cluster_has_a_control_plane_two_workers_and_the_gateway_port(root, skaffold):

@@ -14,9 +14,10 @@ import pytest
 
 from trademesh_devstack import Stack, free_port
 from trademesh_devstack._proc import DevStackError, wait_for
+from trademesh_devstack.charts import chart_crds
 from trademesh_devstack.docker import Dockerd, ensure_python_image
 from trademesh_devstack.images import BASE_NAME, build, image_dockerfiles, image_ref
-from trademesh_devstack.mesh import TOPICS, readyz_ok
+from trademesh_devstack.mesh import DATABASES, SERVICES, TOPICS, readyz_ok
 
 # The first test builds every image (the session fixture): minutes when nothing is cached.
 pytestmark = [pytest.mark.images, pytest.mark.timeout(1800)]
@@ -72,24 +73,30 @@ def test_runtime_images_hold_the_venv_and_no_build_tools(docker, images):
         docker.run(["run", "--rm", *RESTRICTED, "--entrypoint=sh", ref, "-c", script])
 
 
+# The images that are servers, in the mesh's start order, and the gateway's backends.
+SERVERS = SERVICES
+BACKENDS = tuple(name for name in SERVICES if name != "gateway")
+
+
 @pytest.fixture(scope="module")
 def mesh_of_images(
     docker: Dockerd, images: dict[str, str], devstack: Stack
 ) -> Iterator[dict[str, Container]]:
-    """order, matching and gateway as containers on the host's loopback, wired like the mesh."""
+    """Every service with a server as a container on the host's loopback, wired like the mesh."""
     devstack.create_topics(TOPICS)
     run_id = uuid.uuid4().hex[:8]
     containers = {
         name: Container(docker, f"trademesh-test-{name}-{run_id}", free_port(), free_port())
-        for name in ("order", "matching", "gateway")
+        for name in SERVERS
     }
-    per_service = {
-        "order": {"TRADEMESH_POSTGRES_DSN": devstack.create_database("orders_images")},
-        "matching": {},
-        "gateway": {
-            "TRADEMESH_ORDER_TARGET": f"127.0.0.1:{containers['order'].grpc_port}",
-            "TRADEMESH_MATCHING_TARGET": f"127.0.0.1:{containers['matching'].grpc_port}",
-        },
+    per_service: dict[str, dict[str, str]] = {
+        name: {"TRADEMESH_POSTGRES_DSN": devstack.create_database(f"{database}_images")}
+        for name, database in DATABASES.items()
+    }
+    per_service["matching"] = {}
+    per_service["gateway"] = {
+        f"TRADEMESH_{name.upper()}_TARGET": f"127.0.0.1:{containers[name].grpc_port}"
+        for name in BACKENDS
     }
     try:
         for name, container in containers.items():
@@ -131,7 +138,7 @@ def mesh_of_images(
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("service", ["order", "matching", "gateway"])
+@pytest.mark.parametrize("service", SERVERS)
 def test_image_serves_health_endpoints_read_only_and_non_root(mesh_of_images, service):
     container = mesh_of_images[service]
     for path in ("/healthz", "/readyz"):
@@ -142,6 +149,72 @@ def test_image_serves_health_endpoints_read_only_and_non_root(mesh_of_images, se
     uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
     assert {int(uid) for uid in uids} == {SERVICE_UID}
     assert "python" in Path(f"/proc/{container.pid()}/cmdline").read_text()
+
+
+def test_simulator_image_runs_its_command_line(docker, images):
+    # The simulator is a client with no server: its image runs the command line.
+    out = docker.run(["run", "--rm", *RESTRICTED, images["simulator"], "--help"]).stdout
+    assert "--gateway" in out and "--max-orders" in out
+
+
+@pytest.mark.kube
+def test_operator_image_joins_the_cluster_and_serves_health(docker, images, kube_api, tmp_path):
+    # What the chart runs: cluster-wide, peering, its ops server on /healthz /readyz /metrics.
+    files = [arg for path in chart_crds() for arg in ("-f", str(path))]
+    kube_api.kubectl("apply", "--server-side", "--force-conflicts", *files)
+    kube_api.kubectl("wait", "--for=condition=Established", "--timeout=120s", *files)
+    peering = f"qas-image-{uuid.uuid4().hex[:8]}"
+    kube_api.apply(
+        {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": peering}}
+    )
+    # Readable by the image's user inside the container (pytest's tmp files are root's).
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(Path(kube_api.kubeconfig).read_text())
+    kubeconfig.chmod(0o644)
+    container = Container(docker, f"trademesh-test-operator-{uuid.uuid4().hex[:8]}", free_port(), 0)
+    env = {
+        "KUBECONFIG": "/etc/trademesh/kubeconfig",
+        "TRADEMESH_QAS_PEERING": peering,
+        "TRADEMESH_QAS_OPS_HOST": "127.0.0.1",
+        "TRADEMESH_QAS_OPS_PORT": str(container.http_port),
+    }
+    try:
+        docker.run(
+            [
+                "run",
+                "--detach",
+                f"--name={container.name}",
+                "--network=host",
+                *RESTRICTED,
+                f"--volume={kubeconfig}:/etc/trademesh/kubeconfig:ro",
+                *(f"--env={key}={value}" for key, value in env.items()),
+                images["queue-autoscaler"],
+            ]
+        )
+
+        def joined() -> bool:
+            found = kube_api.kubectl("get", "clusterkopfpeering", peering, "-o", "json")
+            return bool(json.loads(found.stdout).get("status")) or not container.running()
+
+        try:
+            wait_for(
+                "operator /readyz",
+                lambda: readyz_ok(container.url) or not container.running(),
+                timeout=READY_TIMEOUT_S,
+                interval=0.5,
+            )
+            # It talks to the API server: kopf announces itself in the peering object.
+            wait_for("operator in the peering", joined, timeout=READY_TIMEOUT_S, interval=0.5)
+        except DevStackError as exc:
+            raise DevStackError(f"{exc}\n--- operator logs ---\n{container.logs()}") from exc
+        assert container.running(), container.logs()
+        with urllib.request.urlopen(container.url + "/metrics", timeout=5) as response:
+            assert b"queue_autoscaler_poll_seconds" in response.read()
+        status = Path(f"/proc/{container.pid()}/status").read_text()
+        uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
+        assert {int(uid) for uid in uids} == {SERVICE_UID}
+    finally:
+        docker.run(["rm", "--force", container.name], check=False)
 
 
 def test_privileged_containers_start_through_the_runc_wrapper(docker):

@@ -42,3 +42,15 @@ def test_the_command_line_reports_bad_input_as_a_usage_error(capsys):
         parse_args(["--gateway", "http://x", "--duration", "0"])
     assert exit_info.value.code == 2
     assert "positive duration" in capsys.readouterr().err
+
+
+def test_the_gateway_comes_from_the_chart_environment(monkeypatch):
+    monkeypatch.setenv("TRADEMESH_GATEWAY_URL", "http://trademesh-gateway:8080/")
+    assert parse_args([]).gateway_url == "http://trademesh-gateway:8080"
+
+
+def test_without_a_gateway_the_command_line_says_so(monkeypatch, capsys):
+    monkeypatch.delenv("TRADEMESH_GATEWAY_URL", raising=False)
+    with pytest.raises(SystemExit):
+        parse_args([])
+    assert "--gateway" in capsys.readouterr().err

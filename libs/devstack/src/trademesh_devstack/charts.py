@@ -72,6 +72,12 @@ def service_charts() -> list[Path]:
     )
 
 
+def chart_crds() -> list[Path]:
+    """The CRDs the charts ship in their crds/ folders (helm installs those before any
+    template, and `helm template` leaves them out)."""
+    return sorted(CHARTS_DIR.glob("*/crds/*.yaml"))
+
+
 def build_dependencies(helm: Path) -> None:
     """Package file:// dependencies into each chart, the way scripts/chart-deps does."""
     proc = subprocess.run(

@@ -1,15 +1,16 @@
-"""`python -m trademesh_auth`: the auth service process."""
+"""`python -m trademesh_auth [serve|migrate]`: the auth service process, or its migrations
+(the chart's migration hook job)."""
 
-from trademesh_auth.app import AuthApp
+from trademesh_auth.app import MIGRATIONS_PACKAGE, AuthApp
 from trademesh_auth.settings import AuthSettings
+from trademesh_common.cli import serve_or_migrate
 from trademesh_common.runtime import ServiceRuntime
 
 
-def main() -> None:
-    settings = AuthSettings()
+def serve(settings: AuthSettings) -> None:
     runtime = ServiceRuntime(settings)
 
-    async def serve(runtime: ServiceRuntime) -> None:
+    async def run(runtime: ServiceRuntime) -> None:
         app = AuthApp(settings, runtime.health)
         try:
             await app.start()
@@ -17,7 +18,11 @@ def main() -> None:
         finally:
             await app.stop()
 
-    runtime.run(serve)
+    runtime.run(run)
+
+
+def main(argv: list[str] | None = None) -> None:
+    serve_or_migrate(AuthSettings, serve, MIGRATIONS_PACKAGE, argv)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,16 @@
-"""`python -m trademesh_market`: the market service process."""
+"""`python -m trademesh_market [serve|migrate]`: the market service process, or its migrations
+(the chart's migration hook job)."""
 
+from trademesh_common.cli import serve_or_migrate
 from trademesh_common.runtime import ServiceRuntime
-from trademesh_market.app import MarketApp
+from trademesh_market.app import MIGRATIONS_PACKAGE, MarketApp
 from trademesh_market.settings import MarketSettings
 
 
-def main() -> None:
-    settings = MarketSettings()
+def serve(settings: MarketSettings) -> None:
     runtime = ServiceRuntime(settings)
 
-    async def serve(runtime: ServiceRuntime) -> None:
+    async def run(runtime: ServiceRuntime) -> None:
         app = MarketApp(settings, runtime.health, on_fatal=runtime.request_stop)
         try:
             await app.start()
@@ -17,7 +18,11 @@ def main() -> None:
         finally:
             await app.stop()
 
-    runtime.run(serve)
+    runtime.run(run)
+
+
+def main(argv: list[str] | None = None) -> None:
+    serve_or_migrate(MarketSettings, serve, MIGRATIONS_PACKAGE, argv)
 
 
 if __name__ == "__main__":

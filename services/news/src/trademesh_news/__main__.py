@@ -1,15 +1,16 @@
-"""`python -m trademesh_news`: the news service process."""
+"""`python -m trademesh_news [serve|migrate]`: the news service process, or its migrations
+(the chart's migration hook job)."""
 
+from trademesh_common.cli import serve_or_migrate
 from trademesh_common.runtime import ServiceRuntime
-from trademesh_news.app import NewsApp
+from trademesh_news.app import MIGRATIONS_PACKAGE, NewsApp
 from trademesh_news.settings import NewsSettings
 
 
-def main() -> None:
-    settings = NewsSettings()
+def serve(settings: NewsSettings) -> None:
     runtime = ServiceRuntime(settings)
 
-    async def serve(runtime: ServiceRuntime) -> None:
+    async def run(runtime: ServiceRuntime) -> None:
         app = NewsApp(settings, runtime.health, on_fatal=runtime.request_stop)
         try:
             await app.start()
@@ -17,7 +18,11 @@ def main() -> None:
         finally:
             await app.stop()
 
-    runtime.run(serve)
+    runtime.run(run)
+
+
+def main(argv: list[str] | None = None) -> None:
+    serve_or_migrate(NewsSettings, serve, MIGRATIONS_PACKAGE, argv)
 
 
 if __name__ == "__main__":

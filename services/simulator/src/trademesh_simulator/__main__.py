@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import json
+import os
 import sys
 
 from trademesh_simulator.simulation import SimulationConfig, run_simulation
@@ -10,7 +11,14 @@ from trademesh_simulator.simulation import SimulationConfig, run_simulation
 
 def parse_args(argv: list[str] | None = None) -> SimulationConfig:
     parser = argparse.ArgumentParser(prog="trademesh-simulator", description=__doc__)
-    parser.add_argument("--gateway", required=True, help="base URL, e.g. http://127.0.0.1:8080")
+    # The chart sets TRADEMESH_GATEWAY_URL (its `calls.http`), so a pod needs no arguments.
+    gateway = os.environ.get("TRADEMESH_GATEWAY_URL")
+    parser.add_argument(
+        "--gateway",
+        default=gateway,
+        required=gateway is None,
+        help="base URL, e.g. http://127.0.0.1:8080 (default: $TRADEMESH_GATEWAY_URL)",
+    )
     parser.add_argument("--symbols", default="AAPL,MSFT", help="comma-separated symbols")
     parser.add_argument("--market-makers", type=int, default=1)
     parser.add_argument("--takers", type=int, default=2)

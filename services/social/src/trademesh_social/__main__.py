@@ -1,15 +1,16 @@
-"""`python -m trademesh_social`: the social service process."""
+"""`python -m trademesh_social [serve|migrate]`: the social service process, or its migrations
+(the chart's migration hook job)."""
 
+from trademesh_common.cli import serve_or_migrate
 from trademesh_common.runtime import ServiceRuntime
-from trademesh_social.app import SocialApp
+from trademesh_social.app import MIGRATIONS_PACKAGE, SocialApp
 from trademesh_social.settings import SocialSettings
 
 
-def main() -> None:
-    settings = SocialSettings()
+def serve(settings: SocialSettings) -> None:
     runtime = ServiceRuntime(settings)
 
-    async def serve(runtime: ServiceRuntime) -> None:
+    async def run(runtime: ServiceRuntime) -> None:
         app = SocialApp(settings, runtime.health)
         try:
             await app.start()
@@ -17,7 +18,11 @@ def main() -> None:
         finally:
             await app.stop()
 
-    runtime.run(serve)
+    runtime.run(run)
+
+
+def main(argv: list[str] | None = None) -> None:
+    serve_or_migrate(SocialSettings, serve, MIGRATIONS_PACKAGE, argv)
 
 
 if __name__ == "__main__":
