@@ -7,7 +7,9 @@ Each request crosses gateway → market (gRPC) → Redis. Prints one JSON object
 
 The machine is shared, so latency moves with its load; the CPU time the gateway and market
 processes spend per request (user + system, from /proc/<pid>/stat around the measured run)
-does not, and is reported next to it.
+does not, and is reported next to it. The services also burn CPU while idle (Kafka pollers,
+the event loop's timers): measured over a quiet interval before the run, that rate is
+reported too, and subtracted in `cpu_ms_per_request_net`.
 
     uv run python bench/quote_reads.py [--connections 32] [--seconds 10]
 """
@@ -19,6 +21,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -60,6 +63,7 @@ def sign_up_and_trade(base_url: str) -> str:
 
 
 _CPU_PROCESSES = ("gateway", "market")
+_IDLE_SECONDS = 3.0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -137,6 +141,9 @@ def main() -> None:
             warm_up = [*command[:3], "-d2s", *command[4:]]
             subprocess.run(warm_up, check=True, capture_output=True)
             pids = service_pids(mesh)
+            idle_start = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            time.sleep(_IDLE_SECONDS)
+            idle = {name: cpu_seconds(pid) - idle_start[name] for name, pid in pids.items()}
             cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
             cpu_used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
@@ -154,6 +161,13 @@ def main() -> None:
         "cpu_ms_per_request": {
             **{name: round(used * 1000 / requests, 3) for name, used in cpu_used.items()},
             "total": round(sum(cpu_used.values()) * 1000 / requests, 3),
+        },
+        "idle_cpu_ms_per_second": {
+            name: round(used * 1000 / _IDLE_SECONDS, 1) for name, used in idle.items()
+        },
+        "cpu_ms_per_request_net": {
+            name: round((used - idle[name] / _IDLE_SECONDS * args.seconds) * 1000 / requests, 3)
+            for name, used in cpu_used.items()
         },
         "machine": machine(),
     }
