@@ -5,15 +5,23 @@ once so the quote has a last price, then drives `GET /api/v1/market/AAPL/quote` 
 (Debian's `wrk`, installed when missing) at a fixed number of connections for `--seconds`.
 Each request crosses gateway → market (gRPC) → Redis. Prints one JSON object.
 
+The machine is shared, so latency moves with its load; the CPU time the gateway and market
+processes spend per request (user + system, from /proc/<pid>/stat around the measured run)
+does not, and is reported next to it. The services also burn CPU while idle (Kafka pollers,
+the event loop's timers): measured over a quiet interval before the run, that rate is
+reported too, and subtracted in `cpu_ms_per_request_net`.
+
     uv run python bench/quote_reads.py [--connections 32] [--seconds 10]
 """
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -52,6 +60,28 @@ def sign_up_and_trade(base_url: str) -> str:
             client.post("/orders", json=order, headers=headers).raise_for_status()
         client.get(f"/market/{SYMBOL}/quote", headers=headers).raise_for_status()
         return token
+
+
+_CPU_PROCESSES = ("gateway", "market")
+_IDLE_SECONDS = 3.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        # The command name (field 2) may hold spaces; the fields after it are fixed.
+        fields = stat.read().rsplit(")", 1)[1].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+def service_pids(mesh: Mesh) -> dict[str, int]:
+    pids = {}
+    for name in _CPU_PROCESSES:
+        process = mesh.services[name].process
+        assert process is not None and process.pid is not None
+        pids[name] = process.pid
+    return pids
 
 
 def _to_ms(value: str) -> float:
@@ -110,16 +140,35 @@ def main() -> None:
             command += ["-H", f"Authorization: Bearer {token}", url]
             warm_up = [*command[:3], "-d2s", *command[4:]]
             subprocess.run(warm_up, check=True, capture_output=True)
+            pids = service_pids(mesh)
+            idle_start = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            time.sleep(_IDLE_SECONDS)
+            idle = {name: cpu_seconds(pid) - idle_start[name] for name, pid in pids.items()}
+            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            cpu_used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
         finally:
             mesh.stop()
+    figures = parse_wrk(output)
+    requests = max(1, figures["requests"])
     result = {
         "benchmark": "quote_reads",
         "route": f"GET /api/v1/market/{SYMBOL}/quote",
         "gateway_processes": 1,
         "connections": args.connections,
         "seconds": args.seconds,
-        **parse_wrk(output),
+        **figures,
+        "cpu_ms_per_request": {
+            **{name: round(used * 1000 / requests, 3) for name, used in cpu_used.items()},
+            "total": round(sum(cpu_used.values()) * 1000 / requests, 3),
+        },
+        "idle_cpu_ms_per_second": {
+            name: round(used * 1000 / _IDLE_SECONDS, 1) for name, used in idle.items()
+        },
+        "cpu_ms_per_request_net": {
+            name: round((used - idle[name] / _IDLE_SECONDS * args.seconds) * 1000 / requests, 3)
+            for name, used in cpu_used.items()
+        },
         "machine": machine(),
     }
     print(json.dumps(result))

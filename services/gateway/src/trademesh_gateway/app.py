@@ -8,7 +8,12 @@ from fastapi import FastAPI
 
 from trademesh.auth.v1 import auth_pb2
 from trademesh_common.health import Health
-from trademesh_common.http import REQUEST_ID_HEADER, add_ops_routes, add_request_middleware
+from trademesh_common.http import (
+    NATIVE_TELEMETRY_OFF,
+    REQUEST_ID_HEADER,
+    add_ops_routes,
+    add_request_middleware,
+)
 from trademesh_gateway.access_tokens import AccessTokenVerifier
 from trademesh_gateway.backends import Backends
 from trademesh_gateway.errors import install_error_handlers
@@ -111,6 +116,7 @@ def create_app(
         lifespan=lifespan,
         # A redirect would turn `POST /orders/` into a confusing second request.
         redirect_slashes=False,
+        telemetry=NATIVE_TELEMETRY_OFF,
     )
     install_error_handlers(app)
 

@@ -1,7 +1,7 @@
 """Fixed-window rate limits counted in Redis, shared by every gateway replica.
 
-One INCR (with its EXPIRE, in one round trip) per request and key. Fixed windows
-allow a burst of up to twice the limit across a window boundary; that is accepted
+One INCR (with the EXPIRE on a window's first hit, in one script) per request and key.
+Fixed windows allow a burst of up to twice the limit across a window boundary; that is accepted
 for its cost of one Redis round trip and one key per client per window.
 
 Redis being down must not take the API down with it: the limiter then lets requests
@@ -24,6 +24,15 @@ log = logging.getLogger(__name__)
 
 _KEY_PREFIX = "ratelimit"
 _ERROR_LOG_INTERVAL_SECONDS = 60.0
+# One EVALSHA instead of an INCR + EXPIRE pipeline: the same single round trip, with
+# far less client work per request (redis-py's pipelines are costly in Python).
+_COUNT_HIT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return count
+"""
 
 
 class RateLimited(Exception):
@@ -43,6 +52,7 @@ class RateLimiter:
         self._window = window_seconds
         self._clock = clock
         self._last_error_log = -math.inf
+        self._count_hit = client.register_script(_COUNT_HIT)
 
     async def hit(self, subject: str, limit: int) -> None:
         """Counts one request for `subject`; RateLimited when it is over `limit`."""
@@ -50,10 +60,7 @@ class RateLimiter:
         window = int(now // self._window)
         key = f"{_KEY_PREFIX}:{subject}:{window}"
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, self._window + 1)
-                count, _ = await pipe.execute()
+            count = await self._count_hit(keys=[key], args=[self._window + 1])
         except (RedisError, OSError) as error:
             if time.monotonic() - self._last_error_log >= _ERROR_LOG_INTERVAL_SECONDS:
                 self._last_error_log = time.monotonic()

@@ -33,7 +33,7 @@ from trademesh_common.metrics import KAFKA_RECORDS_CONSUMED
 from trademesh_market import live, store
 from trademesh_market.book import ASK, BID, apply_level, price_of
 from trademesh_market.candles import Candle, TradeTick
-from trademesh_market.quotes import quote_for
+from trademesh_market.quotes import quote_for, store_quote
 from trademesh_market.store import Instrument
 
 log = logging.getLogger(__name__)
@@ -230,6 +230,7 @@ class MarketDataConsumer:
             for level in levels:
                 live.publish(pipeline, live.BOOK, level.symbol, self._level_json(level))
             for quote in quotes:
+                store_quote(pipeline, quote, now_us)
                 live.publish(pipeline, live.QUOTES, quote.symbol, quote.as_json())
             await pipeline.execute()
 

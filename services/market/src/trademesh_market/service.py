@@ -19,7 +19,7 @@ from trademesh_market.fundamentals.provider import (
     ProviderError,
 )
 from trademesh_market.intervals import Interval
-from trademesh_market.quotes import quote_for
+from trademesh_market.quotes import current_quote
 from trademesh_market.store import Instrument
 
 DEFAULT_SEARCH_LIMIT = 20
@@ -88,7 +88,7 @@ class MarketServicer(market_pb2_grpc.MarketServiceServicer):
         self, request: market_pb2.GetQuoteRequest, context: grpc.aio.ServicerContext
     ) -> market_pb2.Quote:
         instrument = await self._instrument(request.symbol, context)
-        quote = await quote_for(self._pool, self._redis, instrument, _now_us())
+        quote = await current_quote(self._pool, self._redis, instrument, _now_us())
         return market_pb2.Quote(
             symbol=quote.symbol,
             last=_text(quote.last),
@@ -182,7 +182,7 @@ class MarketServicer(market_pb2_grpc.MarketServiceServicer):
             )
         assert raw is not None
         now_us = _now_us()
-        quote = await quote_for(self._pool, self._redis, instrument, now_us)
+        quote = await current_quote(self._pool, self._redis, instrument, now_us)
         price, basis = (
             (quote.last, "last_trade")
             if quote.last is not None
