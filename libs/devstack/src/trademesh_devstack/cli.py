@@ -1,8 +1,9 @@
-"""`python -m trademesh_devstack install|up|mesh`: the command line of the dev stack."""
+"""`python -m trademesh_devstack install|up|mesh|pki`: the command line of the dev stack."""
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import logging
 import shlex
@@ -16,6 +17,7 @@ from types import FrameType
 from ._proc import DevStackError, tail
 from .install import KAFKA_VERSION, install_all
 from .mesh import Mesh
+from .pki import DEFAULT_NAMESPACE, LEAF_LIFETIME, LocalCA, describe
 from .stack import DevStack, default_state_dir
 
 log = logging.getLogger("trademesh_devstack")
@@ -50,7 +52,39 @@ def _parser() -> argparse.ArgumentParser:
     )
     for action in up._actions[1:]:  # the same options as `up`
         mesh._add_action(action)
+    pki = sub.add_parser("pki", help="the local CA: issue, rotate and show service certificates")
+    pki.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="the CA's folder (default: <repo>/.devstack/dev/pki, gitignored)",
+    )
+    pki_sub = pki.add_subparsers(dest="pki_command", required=True)
+    pki_sub.add_parser("init", help="create the root CA unless it exists")
+    for verb, text in (("issue", "issue"), ("rotate", "re-issue (same paths)")):
+        leaf = pki_sub.add_parser(verb, help=f"{text} a certificate per named service")
+        leaf.add_argument("services", nargs="+")
+        leaf.add_argument("--namespace", default=DEFAULT_NAMESPACE)
+        leaf.add_argument("--hours", type=float, default=LEAF_LIFETIME.total_seconds() / 3600)
+    show = pki_sub.add_parser("show", help="subject, SPIFFE ID and validity of a certificate")
+    show.add_argument("paths", nargs="+", type=Path)
     return parser
+
+
+def _pki(args: argparse.Namespace) -> int:
+    directory = args.dir or default_state_dir() / "pki"
+    if args.pki_command == "show":
+        for path in args.paths:
+            print(json.dumps({"path": str(path), **describe(path)}))
+        return 0
+    ca = LocalCA(directory).ensure()
+    if args.pki_command == "init":
+        print(json.dumps({"ca": str(ca.cert_path), **describe(ca.cert_path)}))
+        return 0
+    for service in args.services:
+        files = ca.issue(service, args.namespace, lifetime=datetime.timedelta(hours=args.hours))
+        print(json.dumps({"service": service, **files.tls_env(), **describe(files.cert)}))
+    return 0
 
 
 def _install(args: argparse.Namespace) -> int:
@@ -158,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "install":
             return _install(args)
+        if args.command == "pki":
+            return _pki(args)
         return _up(args)
     except DevStackError as exc:
         print(f"devstack: error: {exc}", file=sys.stderr)
