@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--env-file", type=Path, default=None, help="also write the env JSON here")
     up.add_argument("--no-install", action="store_true", help="skip the install step")
     up.add_argument("--kafka-version", default=KAFKA_VERSION)
+    up.add_argument(
+        "--tls",
+        action="store_true",
+        help="mutual TLS everywhere: Kafka, Redis, PostgreSQL and (mesh) every service hop",
+    )
     mesh = sub.add_parser(
         "mesh",
         parents=[],
@@ -108,7 +113,9 @@ def _raise_stop(signum: int, _frame: FrameType | None) -> None:
 
 def _up(args: argparse.Namespace) -> int:
     state_dir = args.state_dir or default_state_dir()
-    stack = DevStack(state_dir, install=not args.no_install, kafka_version=args.kafka_version)
+    stack = DevStack(
+        state_dir, install=not args.no_install, kafka_version=args.kafka_version, tls=args.tls
+    )
     # While starting, SIGTERM/SIGINT unwind through start(), which stops what it had started.
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
@@ -148,6 +155,7 @@ def _up(args: argparse.Namespace) -> int:
             stack,
             stack.state_dir,
             extra_env={"order": {"TRADEMESH_PAPER_STARTING_POSITIONS": DEMO_POSITIONS}},
+            tls=args.tls,
         )
         try:
             services.start()

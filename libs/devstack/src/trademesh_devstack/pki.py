@@ -80,6 +80,14 @@ def _write_private(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
+@dataclass(frozen=True)
+class ServerTls:
+    """What a devstack server needs in TLS mode: its own pair and the admin client's."""
+
+    server: LeafFiles
+    admin: LeafFiles
+
+
 def _publish(directory: Path, files: dict[str, bytes]) -> None:
     """Replaces all `files` at once, the way kubelet updates a mounted Secret.
 
