@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -29,7 +30,11 @@ CHECK_NAMES = (
     "content_type_conformance",
     "response_headers_conformance",
     "response_schema_conformance",
+    # Requests the schema forbids must be refused with a 4xx, not served.
+    "negative_data_rejection",
 )
+# Valid requests (by the schema) and requests that break it, half and half.
+MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
 
 
 @pytest.fixture(scope="module")
@@ -46,37 +51,63 @@ def api_auth() -> Iterator[dict[str, str]]:
     yield {"X-Trademesh-User": f"fuzz-{uuid.uuid4().hex[:8]}"}
 
 
+def exercise(
+    operation: schemathesis.APIOperation,
+    mode: GenerationMode,
+    examples: int,
+    base_url: str,
+    headers: dict[str, str],
+    checks: list,
+) -> tuple[int, str | None]:
+    """Runs `examples` generated cases against one operation: (cases run, first failure)."""
+    ran = 0
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        # No shrinking: report the failure as found, keep the run bounded.
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def one(case: schemathesis.Case) -> None:
+        nonlocal ran
+        ran += 1
+        # Valid cases always authenticate. Invalid ones keep a credential the generator
+        # left out (a missing credential is one of the violations under test).
+        sent = case.headers or {}
+        auth = {
+            name: value
+            for name, value in headers.items()
+            if mode is GenerationMode.POSITIVE or name in sent
+        }
+        case.call_and_validate(base_url=base_url, headers=auth, checks=checks, timeout=10)
+
+    try:
+        one()
+    except (Exception, BaseExceptionGroup) as failure:  # one report for every operation
+        return ran, str(failure)[:3000]
+    return ran, None
+
+
 def test_the_gateway_honours_its_openapi_document(gateway_url, api_auth):
     schema = schemathesis.openapi.from_url(f"{gateway_url}{API_PREFIX}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     checks = [check for check in CHECKS.get_all() if check.__name__ in CHECK_NAMES]
     assert len(checks) == len(CHECK_NAMES)
-    per_operation = math.ceil(MIN_CASES / len(operations)) + 5
+    per_run = math.ceil(MIN_CASES / len(operations) / len(MODES)) + 5
     counts: dict[str, int] = {}
     failures: dict[str, str] = {}
     started = time.monotonic()
     for operation in operations:
-        label = operation.label
-        counts[label] = 0
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=per_operation,
-            deadline=None,
-            database=None,
-            phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
-        def exercise(case: schemathesis.Case, label: str = label) -> None:
-            counts[label] += 1
-            case.call_and_validate(
-                base_url=gateway_url, headers=api_auth, checks=checks, timeout=10
+        for mode in MODES:
+            label = f"{operation.label} [{mode.value}]"
+            counts[label], failure = exercise(
+                operation, mode, per_run, gateway_url, api_auth, checks
             )
-
-        try:
-            exercise()
-        except Exception as failure:  # collected: one report for every operation
-            failures[label] = str(failure)[:2000]
+            if failure is not None:
+                failures[label] = failure
     elapsed = time.monotonic() - started
     total = sum(counts.values())
     print(
@@ -90,5 +121,7 @@ def test_the_gateway_honours_its_openapi_document(gateway_url, api_auth):
             }
         )
     )
+    for label, failure in failures.items():
+        print(f"--- {label}\n{failure}")
     assert failures == {}
     assert total >= MIN_CASES

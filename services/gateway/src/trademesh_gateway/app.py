@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from trademesh_common.health import Health
 from trademesh_common.http import REQUEST_ID_HEADER, add_ops_routes, add_request_middleware
@@ -26,6 +26,7 @@ from trademesh_gateway.routes.social import add_social_routes
 from trademesh_gateway.routes.trades import add_trade_routes
 from trademesh_gateway.routes.websocket import add_websocket_route
 from trademesh_gateway.settings import GatewaySettings
+from trademesh_gateway.strict_query import reject_unknown_query_parameters
 
 _DESCRIPTION = """\
 The trademesh exchange API.
@@ -72,6 +73,7 @@ def create_app(
         lifespan=lifespan,
         # A redirect would turn `POST /orders/` into a confusing second request.
         redirect_slashes=False,
+        dependencies=[Depends(reject_unknown_query_parameters)],
     )
     install_error_handlers(app)
 
