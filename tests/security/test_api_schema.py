@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# Starting the mesh plus a few cases a second on a loaded machine: beyond the default limit.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 # At least this many cases in total; TRADEMESH_SCHEMATHESIS_CASES asks for a longer run.
 MIN_CASES = max(1000, int(os.environ.get("TRADEMESH_SCHEMATHESIS_CASES", "1000")))
