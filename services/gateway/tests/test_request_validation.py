@@ -131,3 +131,13 @@ async def test_path_ids_are_bounded(client, fakes, alice):
 
     assert_invalid(response, "path.order_id: String should have at most 64 characters")
     assert fakes.behaviour.calls("GetOrder") == []
+
+
+async def test_an_unknown_query_parameter_is_refused_with_its_name(client, alice):
+    response = await client.get("/api/v1/orders", params={"limt": "5"}, headers=alice)
+    assert_invalid(response, "unknown query parameter(s): 'limt'")
+
+
+async def test_declared_query_parameters_still_work(client, alice):
+    response = await client.get("/api/v1/orders", params={"limit": "5"}, headers=alice)
+    assert response.status_code == 200, response.text

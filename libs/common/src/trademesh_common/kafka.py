@@ -10,8 +10,9 @@ import concurrent.futures
 import functools
 import json
 import logging
+import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -32,8 +33,28 @@ class Topics:
     ORDER_UPDATES = "order-updates"
 
 
+_ENV_PREFIX = "TRADEMESH_KAFKA_"
+
+
+def security_config(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """librdkafka security settings from the environment (the chart or the devstack sets them).
+
+    TRADEMESH_KAFKA_SECURITY_PROTOCOL=SSL and TRADEMESH_KAFKA_SSL_<NAME> become
+    `security.protocol` and `ssl.<name>` (e.g. _SSL_CERTIFICATE_LOCATION ->
+    ssl.certificate.location). Unset means plaintext. librdkafka reads the files when
+    a client is created: a rotated client certificate takes effect on the next start.
+    """
+    source = os.environ if env is None else env
+    return {
+        key[len(_ENV_PREFIX) :].lower().replace("_", "."): value
+        for key, value in source.items()
+        if key.startswith(_ENV_PREFIX + "SSL_") or key == _ENV_PREFIX + "SECURITY_PROTOCOL"
+    }
+
+
 def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
+        **security_config(),
         "bootstrap.servers": bootstrap,
         "enable.idempotence": True,
         "acks": "all",
@@ -47,6 +68,7 @@ def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
 
 def consumer_config(bootstrap: str, group_id: str, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
+        **security_config(),
         "bootstrap.servers": bootstrap,
         "group.id": group_id,
         "enable.auto.commit": False,

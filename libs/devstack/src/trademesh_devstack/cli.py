@@ -1,8 +1,9 @@
-"""`python -m trademesh_devstack install|up|mesh|kube-up|images|dockerd`: the dev stack's CLI."""
+"""`python -m trademesh_devstack install|up|mesh|pki|kube-up|images|dockerd`: the CLI."""
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import logging
 import shlex
@@ -26,6 +27,7 @@ from .install import (
 )
 from .kube import KubeApiServer
 from .mesh import Mesh
+from .pki import DEFAULT_NAMESPACE, LEAF_LIFETIME, LocalCA, describe
 from .stack import DevStack, default_state_dir, repo_root
 
 log = logging.getLogger("trademesh_devstack")
@@ -99,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--env-file", type=Path, default=None, help="also write the env JSON here")
     up.add_argument("--no-install", action="store_true", help="skip the install step")
     up.add_argument("--kafka-version", default=KAFKA_VERSION)
+    up.add_argument(
+        "--tls",
+        action="store_true",
+        help="mutual TLS everywhere: Kafka, Redis, PostgreSQL and (mesh) every service hop",
+    )
     mesh = sub.add_parser(
         "mesh",
         parents=[],
@@ -106,7 +113,39 @@ def _parser() -> argparse.ArgumentParser:
     )
     for action in up._actions[1:]:  # the same options as `up`
         mesh._add_action(action)
+    pki = sub.add_parser("pki", help="the local CA: issue, rotate and show service certificates")
+    pki.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="the CA's folder (default: <repo>/.devstack/dev/pki, gitignored)",
+    )
+    pki_sub = pki.add_subparsers(dest="pki_command", required=True)
+    pki_sub.add_parser("init", help="create the root CA unless it exists")
+    for verb, text in (("issue", "issue"), ("rotate", "re-issue (same paths)")):
+        leaf = pki_sub.add_parser(verb, help=f"{text} a certificate per named service")
+        leaf.add_argument("services", nargs="+")
+        leaf.add_argument("--namespace", default=DEFAULT_NAMESPACE)
+        leaf.add_argument("--hours", type=float, default=LEAF_LIFETIME.total_seconds() / 3600)
+    show = pki_sub.add_parser("show", help="subject, SPIFFE ID and validity of a certificate")
+    show.add_argument("paths", nargs="+", type=Path)
     return parser
+
+
+def _pki(args: argparse.Namespace) -> int:
+    directory = args.dir or default_state_dir() / "pki"
+    if args.pki_command == "show":
+        for path in args.paths:
+            print(json.dumps({"path": str(path), **describe(path)}))
+        return 0
+    ca = LocalCA(directory).ensure()
+    if args.pki_command == "init":
+        print(json.dumps({"ca": str(ca.cert_path), **describe(ca.cert_path)}))
+        return 0
+    for service in args.services:
+        files = ca.issue(service, args.namespace, lifetime=datetime.timedelta(hours=args.hours))
+        print(json.dumps({"service": service, **files.tls_env(), **describe(files.cert)}))
+    return 0
 
 
 def _install(args: argparse.Namespace) -> int:
@@ -179,7 +218,9 @@ def _raise_stop(signum: int, _frame: FrameType | None) -> None:
 
 def _up(args: argparse.Namespace) -> int:
     state_dir = args.state_dir or default_state_dir()
-    stack = DevStack(state_dir, install=not args.no_install, kafka_version=args.kafka_version)
+    stack = DevStack(
+        state_dir, install=not args.no_install, kafka_version=args.kafka_version, tls=args.tls
+    )
     # While starting, SIGTERM/SIGINT unwind through start(), which stops what it had started.
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
@@ -219,6 +260,7 @@ def _up(args: argparse.Namespace) -> int:
             stack,
             stack.state_dir,
             extra_env={"order": {"TRADEMESH_PAPER_STARTING_POSITIONS": DEMO_POSITIONS}},
+            tls=args.tls,
         )
         try:
             services.start()
@@ -313,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
             return _images(args)
         if args.command == "dockerd":
             return _dockerd()
+        if args.command == "pki":
+            return _pki(args)
         return _up(args)
     except DevStackError as exc:
         print(f"devstack: error: {exc}", file=sys.stderr)

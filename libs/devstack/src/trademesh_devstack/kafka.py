@@ -24,6 +24,7 @@ from ._proc import (
     wait_for,
 )
 from .install import KAFKA_VERSION, KafkaInstall, ensure_kafka
+from .pki import KEYSTORE_PASSWORD, LeafFiles, ServerTls
 
 log = logging.getLogger("trademesh_devstack.kafka")
 # librdkafka's own log lines (connection refused while the broker boots...) go here.
@@ -69,11 +70,42 @@ def random_cluster_id() -> str:
             return text
 
 
-def _client_conf(bootstrap: str, **extra: object) -> dict[str, object]:
-    return {"bootstrap.servers": bootstrap, "logger": _rdkafka_log, **extra}
+def _client_conf(
+    bootstrap: str, security: Mapping[str, str] | None = None, **extra: object
+) -> dict[str, object]:
+    return {"bootstrap.servers": bootstrap, "logger": _rdkafka_log, **(security or {}), **extra}
 
 
-def create_topics(bootstrap: str, spec: Mapping[str, int], timeout: float = 30.0) -> None:
+def client_security(env: Mapping[str, str]) -> dict[str, str]:
+    """librdkafka security settings from TRADEMESH_KAFKA_SECURITY_PROTOCOL / _SSL_* variables.
+
+    The same mapping as trademesh_common.kafka.security_config, for the devstack's own
+    admin clients (the devstack does not depend on the services' library).
+    """
+    prefix = "TRADEMESH_KAFKA_"
+    return {
+        key[len(prefix) :].lower().replace("_", "."): value
+        for key, value in env.items()
+        if key.startswith(prefix + "SSL_") or key == prefix + "SECURITY_PROTOCOL"
+    }
+
+
+def kafka_client_env(client: LeafFiles) -> dict[str, str]:
+    """The TRADEMESH_KAFKA_* variables of an SSL client presenting `client`'s pair."""
+    return {
+        "TRADEMESH_KAFKA_SECURITY_PROTOCOL": "SSL",
+        "TRADEMESH_KAFKA_SSL_CA_LOCATION": str(client.ca),
+        "TRADEMESH_KAFKA_SSL_CERTIFICATE_LOCATION": str(client.cert),
+        "TRADEMESH_KAFKA_SSL_KEY_LOCATION": str(client.key),
+    }
+
+
+def create_topics(
+    bootstrap: str,
+    spec: Mapping[str, int],
+    timeout: float = 30.0,
+    security: Mapping[str, str] | None = None,
+) -> None:
     """Ensure each topic exists with exactly `partitions` partitions (replication 1).
 
     Idempotent: existing topics with the same partition count are left alone; fewer partitions
@@ -81,7 +113,7 @@ def create_topics(bootstrap: str, spec: Mapping[str, int], timeout: float = 30.0
     """
     if not spec:
         return
-    admin = AdminClient(_client_conf(bootstrap))
+    admin = AdminClient(_client_conf(bootstrap, security))
     deadline = time.monotonic() + timeout
     existing = admin.list_topics(timeout=timeout).topics
     new = [NewTopic(t, num_partitions=n, replication_factor=1) for t, n in spec.items()]
@@ -142,8 +174,10 @@ class KafkaBroker:
         startup_timeout: float = 120.0,
         jvm_opts: tuple[str, ...] = JVM_OPTS,
         warm_up: bool = True,
+        tls: ServerTls | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
+        self.tls = tls
         self.port = port or free_port()
         self.controller_port = controller_port or free_port()
         self._fixed_ports = port is not None or controller_port is not None
@@ -176,19 +210,55 @@ class KafkaBroker:
     def logs(self) -> list[Path]:
         return [self.log_path, self.stdout_path]
 
+    def client_env(self, client: LeafFiles | None = None) -> dict[str, str]:
+        """TRADEMESH_KAFKA_* security variables for a client holding `client` (default: admin)."""
+        if self.tls is None:
+            return {}
+        return kafka_client_env(client or self.tls.admin)
+
+    @property
+    def _security(self) -> dict[str, str]:
+        return client_security(self.client_env())
+
+    def _listener_properties(self) -> dict[str, str]:
+        if self.tls is None:
+            return {
+                "listeners": (
+                    f"PLAINTEXT://127.0.0.1:{self.port},"
+                    f"CONTROLLER://127.0.0.1:{self.controller_port}"
+                ),
+                "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+                "inter.broker.listener.name": "PLAINTEXT",
+                "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            }
+        server = self.tls.server
+        # Clients and the broker itself use the SSL listener with client certificates
+        # required; only the KRaft controller quorum (this one process) stays in plaintext.
+        return {
+            "listeners": (
+                f"SSL://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
+            ),
+            "advertised.listeners": f"SSL://127.0.0.1:{self.port}",
+            "inter.broker.listener.name": "SSL",
+            "listener.security.protocol.map": "SSL:SSL,CONTROLLER:PLAINTEXT",
+            "ssl.client.auth": "required",
+            "ssl.keystore.type": "PKCS12",
+            "ssl.keystore.location": str(server.pkcs12),
+            "ssl.keystore.password": KEYSTORE_PASSWORD,
+            "ssl.key.password": KEYSTORE_PASSWORD,
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(server.ca),
+            "ssl.endpoint.identification.algorithm": "https",
+        }
+
     # ------------------------------------------------------------------ files
     def server_properties(self) -> dict[str, str]:
         return {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
-            "listeners": (
-                f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
-            ),
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            **self._listener_properties(),
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "log.dirs": str(self.data_dir),
             "num.partitions": "1",
             "default.replication.factor": "1",
@@ -307,7 +377,7 @@ class KafkaBroker:
                 logs=self.logs,
                 interval=0.1,
             )
-            admin = AdminClient(_client_conf(self.bootstrap))
+            admin = AdminClient(_client_conf(self.bootstrap, self._security))
             cluster_id = self.cluster_id()
             # The cluster id check: a stranger that grabbed the port meanwhile is not ours.
             wait_for(
@@ -328,10 +398,11 @@ class KafkaBroker:
         first group commit creates __consumer_offsets, each a few seconds: pay it here, once.
         """
         deadline = time.monotonic() + timeout
-        create_topics(self.bootstrap, {WARMUP_TOPIC: 1}, timeout=timeout)
+        create_topics(self.bootstrap, {WARMUP_TOPIC: 1}, timeout=timeout, security=self._security)
         producer = Producer(
             _client_conf(
                 self.bootstrap,
+                self._security,
                 **{"transactional.id": f"devstack-warmup-{uuid.uuid4().hex[:8]}"},
             )
         )
@@ -345,6 +416,7 @@ class KafkaBroker:
         consumer = Consumer(
             _client_conf(
                 self.bootstrap,
+                self._security,
                 **{
                     "group.id": "devstack-warmup",
                     "enable.auto.commit": False,
@@ -368,7 +440,7 @@ class KafkaBroker:
 
     def create_topics(self, spec: Mapping[str, int], timeout: float = 30.0) -> None:
         """name -> partitions; idempotent; returns when every partition has a leader."""
-        create_topics(self.bootstrap, spec, timeout=timeout)
+        create_topics(self.bootstrap, spec, timeout=timeout, security=self._security)
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM (controlled shutdown), wait, then kill the group. Idempotent."""

@@ -2,6 +2,9 @@
 
 Starts each service with `python -m trademesh_<name>` against a running
 DevStack, on free ports, in dependency order, and waits for its `/readyz`.
+With `tls=True` (on a DevStack started with tls=True) every service gets a
+certificate of its own from the devstack's CA and uses it for gRPC (both ways),
+Kafka, Redis and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from trademesh_devstack._proc import ManagedProcess, free_port, wait_for
-from trademesh_devstack.stack import Stack
+from trademesh_devstack._proc import DevStackError, ManagedProcess, free_port, wait_for
+from trademesh_devstack.kafka import kafka_client_env
+from trademesh_devstack.pki import LeafFiles
+from trademesh_devstack.stack import ENV_PKI_DIR, ENV_POSTGRES_ADMIN_DSN, ENV_REDIS_URL, Stack
 
 TOPICS = {
     "orders": 4,
@@ -56,6 +62,12 @@ class MeshService:
         return f"127.0.0.1:{self.grpc_port}"
 
 
+def _with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query)) | params
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
 def readyz_ok(url: str) -> bool:
     """True when the service at `url` answers /readyz with 200."""
     try:
@@ -71,11 +83,17 @@ class Mesh:
         stack: Stack,
         state_dir: Path,
         extra_env: dict[str, dict[str, str]] | None = None,
+        *,
+        tls: bool = False,
     ) -> None:
+        if tls and stack.ca is None:
+            raise DevStackError("a TLS mesh needs a devstack started with tls=True")
+        self.tls = tls
         self._stack = stack
         self._state_dir = state_dir
         self._extra_env = extra_env or {}
         self.services: dict[str, MeshService] = {}
+        self.certificates: dict[str, LeafFiles] = {}
 
     @property
     def gateway_url(self) -> str:
@@ -104,11 +122,36 @@ class Mesh:
                 "TRADEMESH_HTTP_PORT": str(http_port),
                 "TRADEMESH_GRPC_PORT": str(grpc_port),
                 **per_service[name],
-                **self._extra_env.get(name, {}),
             }
+            if self.tls:
+                env = self._with_own_certificate(name, env)
+            env.update(self._extra_env.get(name, {}))
             self.services[name] = MeshService(
                 name, http_port, grpc_port, env, self._state_dir / "logs" / f"{name}.log"
             )
+
+    def _with_own_certificate(self, name: str, env: dict[str, str]) -> dict[str, str]:
+        """`env` with every client credential replaced by the service's own certificate."""
+        assert self._stack.ca is not None
+        files = self._stack.ca.issue(name)
+        self.certificates[name] = files
+        env = {k: v for k, v in env.items() if k not in (ENV_POSTGRES_ADMIN_DSN, ENV_PKI_DIR)}
+        env.update(files.tls_env())
+        env.update(kafka_client_env(files))
+        env[ENV_REDIS_URL] = _with_query(
+            env[ENV_REDIS_URL], ssl_certfile=str(files.cert), ssl_keyfile=str(files.key)
+        )
+        if "TRADEMESH_POSTGRES_DSN" in env:
+            env["TRADEMESH_POSTGRES_DSN"] = _with_query(
+                env["TRADEMESH_POSTGRES_DSN"], sslcert=str(files.cert), sslkey=str(files.key)
+            )
+        return env
+
+    def rotate_certificates(self) -> None:
+        """Re-issues every service's certificate in place (the services reload them)."""
+        assert self._stack.ca is not None
+        for name in self.certificates:
+            self._stack.ca.issue(name)
 
     def start(self, timeout: float = 90.0) -> None:
         self._stack.create_topics(TOPICS)

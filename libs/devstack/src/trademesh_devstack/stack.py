@@ -20,8 +20,9 @@ from typing import IO, Protocol, Self
 
 from ._proc import DevStackError
 from .install import KAFKA_VERSION, install_all
-from .kafka import KafkaBroker
+from .kafka import KafkaBroker, client_security
 from .kafka import create_topics as kafka_create_topics
+from .pki import LocalCA, ServerTls
 from .postgres import PostgresServer
 from .postgres import create_database as pg_create_database
 from .redis import RedisServer
@@ -32,6 +33,8 @@ ENV_REDIS_URL = "TRADEMESH_REDIS_URL"
 ENV_KAFKA_BOOTSTRAP = "TRADEMESH_KAFKA_BOOTSTRAP"
 ENV_POSTGRES_ADMIN_DSN = "TRADEMESH_POSTGRES_ADMIN_DSN"
 ENV_KEYS = (ENV_REDIS_URL, ENV_KAFKA_BOOTSTRAP, ENV_POSTGRES_ADMIN_DSN)
+# Set in TLS mode only: the local CA's folder.
+ENV_PKI_DIR = "TRADEMESH_DEVSTACK_PKI_DIR"
 ENV_FILE_NAME = "env.json"
 
 
@@ -39,6 +42,9 @@ class Stack(Protocol):
     """What test suites use: a running DevStack or an AttachedStack to one started elsewhere."""
 
     def env(self) -> dict[str, str]: ...
+
+    @property
+    def ca(self) -> LocalCA | None: ...
 
     def create_database(self, name: str) -> str: ...
 
@@ -76,6 +82,7 @@ class DevStack:
         *,
         install: bool = True,
         kafka_version: str = KAFKA_VERSION,
+        tls: bool = False,
     ) -> None:
         self._owns_state_dir = state_dir is None
         self.state_dir = (
@@ -85,9 +92,19 @@ class DevStack:
         )
         self.install = install
         self.kafka_version = kafka_version
-        self.redis = RedisServer(self.state_dir / "redis")
-        self.postgres = PostgresServer(self.state_dir / "postgres")
-        self.kafka = KafkaBroker(self.state_dir / "kafka", version=kafka_version)
+        # TLS mode: one CA for the servers and every client; the pki folder is where
+        # Mesh(tls=True) issues each service its own certificate.
+        self.ca: LocalCA | None = None
+        server_tls: ServerTls | None = None
+        if tls:
+            self.ca = LocalCA(self.state_dir / "pki").ensure()
+            server_tls = ServerTls(
+                server=self.ca.issue("devstack", "devstack"),
+                admin=self.ca.issue("devstack-admin", "devstack"),
+            )
+        self.redis = RedisServer(self.state_dir / "redis", tls=server_tls)
+        self.postgres = PostgresServer(self.state_dir / "postgres", tls=server_tls)
+        self.kafka = KafkaBroker(self.state_dir / "kafka", version=kafka_version, tls=server_tls)
         self.install_seconds: float | None = None
         self.start_seconds: float | None = None
         self._lock_file: IO[str] | None = None
@@ -192,11 +209,16 @@ class DevStack:
 
     # ------------------------------------------------------------------ what clients use
     def env(self) -> dict[str, str]:
-        return {
+        """What clients need; in TLS mode with the devstack's admin certificate."""
+        env = {
             ENV_REDIS_URL: self.redis.url,
             ENV_KAFKA_BOOTSTRAP: self.kafka.bootstrap,
             ENV_POSTGRES_ADMIN_DSN: self.postgres.admin_dsn,
+            **self.kafka.client_env(),
         }
+        if self.ca is not None:
+            env[ENV_PKI_DIR] = str(self.ca.directory)
+        return env
 
     def create_database(self, name: str) -> str:
         """Role + database `name` (idempotent); returns its `postgresql://` DSN."""
@@ -245,7 +267,17 @@ class AttachedStack:
         missing = [key for key in ENV_KEYS if not env.get(key)]
         if missing:
             raise DevStackError(f"devstack env lacks {', '.join(missing)}")
-        self._env = {key: env[key] for key in ENV_KEYS}
+        self._env = {
+            key: value
+            for key, value in env.items()
+            if key in ENV_KEYS or key == ENV_PKI_DIR or key.startswith("TRADEMESH_KAFKA_")
+        }
+        pki = self._env.get(ENV_PKI_DIR)
+        self._ca = LocalCA(Path(pki)).ensure() if pki else None
+
+    @property
+    def ca(self) -> LocalCA | None:
+        return self._ca
 
     @classmethod
     def from_env_file(cls, path: Path) -> AttachedStack:
@@ -262,7 +294,12 @@ class AttachedStack:
         return pg_create_database(self._env[ENV_POSTGRES_ADMIN_DSN], name)
 
     def create_topics(self, spec: Mapping[str, int], timeout: float = 30.0) -> None:
-        kafka_create_topics(self._env[ENV_KAFKA_BOOTSTRAP], spec, timeout=timeout)
+        kafka_create_topics(
+            self._env[ENV_KAFKA_BOOTSTRAP],
+            spec,
+            timeout=timeout,
+            security=client_security(self._env),
+        )
 
     def stop(self) -> None:
         """Nothing to stop: the stack belongs to whoever started it."""

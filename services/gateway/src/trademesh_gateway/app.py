@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as redis
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from trademesh.auth.v1 import auth_pb2
 from trademesh_common.health import Health
@@ -38,6 +38,7 @@ from trademesh_gateway.routes.trades import add_trade_routes
 from trademesh_gateway.routes.watchlists import add_watchlist_routes
 from trademesh_gateway.routes.websocket import add_websocket_route
 from trademesh_gateway.settings import GatewaySettings
+from trademesh_gateway.strict_query import reject_unknown_query_parameters
 
 _DESCRIPTION = """\
 The trademesh exchange API.
@@ -117,6 +118,7 @@ def create_app(
         # A redirect would turn `POST /orders/` into a confusing second request.
         redirect_slashes=False,
         telemetry=NATIVE_TELEMETRY_OFF,
+        dependencies=[Depends(reject_unknown_query_parameters)],
     )
     install_error_handlers(app)
 

@@ -219,13 +219,11 @@ class MatchingProcessor:
     def _replay(self, engine: PartitionEngine, until: int) -> int:
         """Applies commands [engine.next_offset, until) and discards their outputs."""
         replay = Consumer(
-            {
-                "bootstrap.servers": self._settings.kafka_bootstrap,
-                "group.id": f"{self._settings.consumer_group}-replay",
-                "enable.auto.commit": False,
-                "isolation.level": "read_committed",
-                "enable.partition.eof": True,
-            },
+            consumer_config(
+                self._settings.kafka_bootstrap,
+                f"{self._settings.consumer_group}-replay",
+                **{"enable.partition.eof": True},
+            ),
             logger=log,
         )
         replayed = 0

@@ -40,8 +40,9 @@ Limit = Annotated[int, Query(ge=1, le=100, description="Page size.")]
 
 
 def _with_retry_after(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """Error responses, where 429 documents its Retry-After header."""
-    responses = error_responses(429, *statuses)
+    """Error responses of a write (413: the body size limit), where 429 documents its
+    Retry-After header."""
+    responses = error_responses(413, 429, *statuses)
     responses[429] = {
         **responses[429],
         "description": "Too many writes by this user; retry after `Retry-After` seconds.",
