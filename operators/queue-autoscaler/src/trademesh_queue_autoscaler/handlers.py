@@ -83,7 +83,13 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     # posts its own Events for the things that matter (every scale, fallback).
     settings.posting.level = logging.WARNING
     # Two replicas with equal priority would both pause; a random one lets one win.
-    settings.peering.priority = random.randint(1, 1_000_000)
+    # An explicit `--priority` (kopf's CLI) is kept.
+    if settings.peering.priority == 0:
+        settings.peering.priority = random.randint(1, 1_000_000)
+    # How long a replica that died without a word still counts as a peer: the failover time.
+    settings.peering.lifetime = int(
+        os.environ.get("TRADEMESH_QAS_PEERING_LIFETIME_SECONDS", settings.peering.lifetime)
+    )
     # /healthz, /readyz, /metrics; a negative port (in-process tests) serves none.
     port = int(os.environ.get("TRADEMESH_QAS_OPS_PORT", "8080"))
     if port >= 0:
