@@ -8,18 +8,6 @@ from pathlib import Path
 import pytest
 
 from trademesh_devstack import charts
-from trademesh_devstack.install import install_kube
-
-
-@pytest.fixture(scope="session")
-def helm() -> Path:
-    return install_kube().helm
-
-
-@pytest.fixture(scope="session")
-def built_charts(helm: Path) -> Path:
-    charts.build_dependencies(helm)
-    return charts.CHARTS_DIR
 
 
 @pytest.fixture(scope="session")

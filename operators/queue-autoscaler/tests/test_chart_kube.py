@@ -3,29 +3,32 @@ admitted under the `restricted` Pod Security level, the default QueueAutoscalers
 
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.kube
 
-CHART = Path(__file__).resolve().parents[3] / "charts" / "operator"
 
-
-def test_chart_installs_with_restricted_pod_security_and_default_autoscalers(kube_api):
+def test_chart_installs_with_restricted_pod_security_and_default_autoscalers(
+    kube_api, built_charts
+):
     suffix = uuid.uuid4().hex[:8]
     ns, release = f"qas-chart-{suffix}", f"tm{suffix}"  # cluster-scoped names differ per run
     name = f"{release}-queue-autoscaler"
     kube_api.kubectl("create", "namespace", ns)
     kube_api.kubectl("label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted")
     kube_api.helm(
-        "install", release, str(CHART), "--namespace", ns,
+        "install", release, str(built_charts / "operator"), "--namespace", ns,
         "--set", "defaultAutoscalers.bootstrapServers=kafka.trademesh:9092",
         "--set", f"peering.name=qas-{suffix}",
     )  # fmt: skip
     listing = json.loads(kube_api.kubectl("get", "queueautoscalers", "-n", ns, "-o", "json").stdout)
-    autoscalers = {q["metadata"]["name"]: q["spec"] for q in listing["items"]}
+    # Named like the release's workloads they scale (common.fullnameFor).
+    autoscalers = {
+        q["metadata"]["name"].removeprefix(f"{release}-"): q["spec"] for q in listing["items"]
+    }
     assert set(autoscalers) == {"matching", "order"}
+    assert autoscalers["matching"]["scaleTargetRef"]["name"] == f"{release}-matching"
     assert autoscalers["matching"]["kafka"]["topics"] == ["orders"]
     assert autoscalers["order"]["kafka"]["consumerGroup"] == "order"
     assert autoscalers["matching"]["pollIntervalSeconds"] == 5

@@ -24,7 +24,9 @@ create_topics()) and leaves it running.
 The `kube_api` fixture (session scoped; mark such tests `@pytest.mark.kube`) is a real
 kube-apiserver + etcd (see trademesh_devstack.kube): `kube_api.kubectl(...)`,
 `kube_api.helm(...)`, `kube_api.apply(obj)`, `kube_api.install_crds()`, `kube_api.env()`
-(KUBECONFIG). `python -m trademesh_devstack kube-up --env-file /tmp/kube.json` plus
+(KUBECONFIG). `helm` is the built helm binary; `built_charts` the charts folder with every
+chart's file:// dependencies packaged (what `helm install charts/<name>` needs).
+`python -m trademesh_devstack kube-up --env-file /tmp/kube.json` plus
 `TRADEMESH_KUBE_ENV_FILE=/tmp/kube.json` attaches to one kept running, like the devstack.
 """
 
@@ -36,6 +38,8 @@ from pathlib import Path
 
 import pytest
 
+from . import charts
+from .install import install_kube
 from .kube import AttachedKube, KubeApiServer, KubeClient
 from .stack import AttachedStack, DevStack, Stack
 
@@ -71,3 +75,14 @@ def kube_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeClient]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def helm() -> Path:
+    return install_kube().helm
+
+
+@pytest.fixture(scope="session")
+def built_charts(helm: Path) -> Path:
+    charts.build_dependencies(helm)
+    return charts.CHARTS_DIR
