@@ -15,7 +15,7 @@ import pytest
 from trademesh_devstack import Stack, free_port
 from trademesh_devstack._proc import DevStackError, wait_for
 from trademesh_devstack.charts import chart_crds
-from trademesh_devstack.docker import Dockerd, ensure_python_image
+from trademesh_devstack.docker import Dockerd, ensure_python_image, ping
 from trademesh_devstack.images import BASE_NAME, build, image_dockerfiles, image_ref
 from trademesh_devstack.mesh import DATABASES, SERVICES, TOPICS, readyz_ok
 
@@ -233,6 +233,20 @@ def test_privileged_containers_start_through_the_runc_wrapper(docker):
     bounding = int(out.split()[1], 16)
     assert not bounding & (1 << CAP_SYS_RESOURCE)
     assert bounding & (1 << 21)  # CAP_SYS_ADMIN: privileged indeed
+
+
+def test_the_daemon_outlives_a_session_that_leaves_while_another_uses_it(docker):
+    # Sessions share one dockerd. This session leaving first (even as the one that
+    # started it) must not stop the daemon under another session's containers.
+    other = Dockerd(docker.sock, docker.data_root, docker.log_path).start()
+    try:
+        docker.stop()
+        assert ping(docker.sock)
+        assert docker.run(["version", "--format={{.Server.Version}}"]).stdout.strip()
+    finally:
+        docker.start()  # back for the rest of this session; the last one out stops it
+        other.stop()
+    assert ping(docker.sock)
 
 
 @pytest.mark.integration
