@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import pytest
 from trademesh_devstack import Stack, free_port
 from trademesh_devstack._proc import DevStackError, wait_for
 from trademesh_devstack.charts import chart_crds
-from trademesh_devstack.docker import Dockerd, ensure_python_image
+from trademesh_devstack.docker import Dockerd, ensure_python_image, ping
 from trademesh_devstack.images import BASE_NAME, build, image_dockerfiles, image_ref
 from trademesh_devstack.mesh import DATABASES, SERVICES, TOPICS, readyz_ok
 
@@ -51,6 +51,26 @@ class Container:
         out = self.docker.run(["logs", "--tail=40", self.name], check=False)
         return out.stdout + out.stderr
 
+    def wait_until(self, what: str, condition: Callable[[], bool]) -> None:
+        """Waits for `condition`; a timeout or an exited container fails with the logs."""
+        try:
+            wait_for(
+                f"{self.name}: {what}",
+                lambda: condition() or not self.running(),
+                timeout=READY_TIMEOUT_S,
+                interval=0.5,
+            )
+        except DevStackError as exc:
+            raise DevStackError(f"{exc}\n--- {self.name} logs ---\n{self.logs()}") from exc
+        assert self.running(), f"{self.name} exited:\n{self.logs()}"
+
+    def http_ok(self, path: str) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
 
 def test_every_member_with_a_dockerfile_has_an_image(docker, images, root):
     assert sorted(images) == sorted(image_dockerfiles(root))
@@ -78,6 +98,14 @@ SERVERS = SERVICES
 BACKENDS = tuple(name for name in SERVICES if name != "gateway")
 
 
+def gateway_targets(containers: dict[str, Container]) -> dict[str, str]:
+    """TRADEMESH_<BACKEND>_TARGET for every backend, each at its container's gRPC port."""
+    return {
+        f"TRADEMESH_{name.upper()}_TARGET": f"127.0.0.1:{containers[name].grpc_port}"
+        for name in BACKENDS
+    }
+
+
 @pytest.fixture(scope="module")
 def mesh_of_images(
     docker: Dockerd, images: dict[str, str], devstack: Stack
@@ -94,10 +122,7 @@ def mesh_of_images(
         for name, database in DATABASES.items()
     }
     per_service["matching"] = {}
-    per_service["gateway"] = {
-        f"TRADEMESH_{name.upper()}_TARGET": f"127.0.0.1:{containers[name].grpc_port}"
-        for name in BACKENDS
-    }
+    per_service["gateway"] = gateway_targets(containers)
     try:
         for name, container in containers.items():
             env = {
@@ -120,17 +145,8 @@ def mesh_of_images(
                     images[name],
                 ]
             )
-        for name, container in containers.items():
-            try:
-                wait_for(
-                    f"{name} container /readyz",
-                    lambda c=container: readyz_ok(c.url) or not c.running(),
-                    timeout=READY_TIMEOUT_S,
-                    interval=0.5,
-                )
-            except DevStackError as exc:
-                raise DevStackError(f"{exc}\n--- {name} logs ---\n{container.logs()}") from exc
-            assert container.running(), f"{name} exited:\n{container.logs()}"
+        for container in containers.values():
+            container.wait_until("/readyz", lambda c=container: readyz_ok(c.url))
         yield containers
     finally:
         for container in containers.values():
@@ -194,20 +210,11 @@ def test_operator_image_joins_the_cluster_and_serves_health(docker, images, kube
 
         def joined() -> bool:
             found = kube_api.kubectl("get", "clusterkopfpeering", peering, "-o", "json")
-            return bool(json.loads(found.stdout).get("status")) or not container.running()
+            return bool(json.loads(found.stdout).get("status"))
 
-        try:
-            wait_for(
-                "operator /readyz",
-                lambda: readyz_ok(container.url) or not container.running(),
-                timeout=READY_TIMEOUT_S,
-                interval=0.5,
-            )
-            # It talks to the API server: kopf announces itself in the peering object.
-            wait_for("operator in the peering", joined, timeout=READY_TIMEOUT_S, interval=0.5)
-        except DevStackError as exc:
-            raise DevStackError(f"{exc}\n--- operator logs ---\n{container.logs()}") from exc
-        assert container.running(), container.logs()
+        container.wait_until("/readyz", lambda: readyz_ok(container.url))
+        # It talks to the API server: kopf announces itself in the peering object.
+        container.wait_until("in the peering", joined)
         with urllib.request.urlopen(container.url + "/metrics", timeout=5) as response:
             assert b"queue_autoscaler_poll_seconds" in response.read()
         status = Path(f"/proc/{container.pid()}/status").read_text()
@@ -228,9 +235,23 @@ def test_privileged_containers_start_through_the_runc_wrapper(docker):
     assert bounding & (1 << 21)  # CAP_SYS_ADMIN: privileged indeed
 
 
+def test_the_daemon_outlives_a_session_that_leaves_while_another_uses_it(docker):
+    # Sessions share one dockerd. This session leaving first (even as the one that
+    # started it) must not stop the daemon under another session's containers.
+    other = Dockerd(docker.sock, docker.data_root, docker.log_path).start()
+    try:
+        docker.stop()
+        assert ping(docker.sock)
+        assert docker.run(["version", "--format={{.Server.Version}}"]).stdout.strip()
+    finally:
+        docker.start()  # back for the rest of this session; the last one out stops it
+        other.stop()
+    assert ping(docker.sock)
+
+
 @pytest.mark.integration
 def test_dev_image_restarts_the_service_when_a_synced_source_changes(
-    docker, images, image_tag, devstack, root
+    docker, image_tag, devstack, root, mesh_of_images
 ):
     # What skaffold's dev profile builds and runs: the venv owned by the service user,
     # SERVICE_RELOAD=1, the root filesystem writable; then a file sync (here: docker exec).
@@ -250,6 +271,9 @@ def test_dev_image_restarts_the_service_when_a_synced_source_changes(
         "TRADEMESH_HTTP_PORT": str(container.http_port),
         "TRADEMESH_GRPC_HOST": "127.0.0.1",
         "TRADEMESH_GRPC_PORT": str(free_port()),
+        # The backends the gateway checks are the mesh's containers, not whatever may
+        # answer on the default ports of this shared host.
+        **gateway_targets(mesh_of_images),
     }
     started = "service started"
     try:
@@ -264,15 +288,9 @@ def test_dev_image_restarts_the_service_when_a_synced_source_changes(
                 image,
             ]
         )
-
-        def healthy() -> bool:
-            try:
-                with urllib.request.urlopen(container.url + "/healthz", timeout=2) as response:
-                    return response.status == 200
-            except OSError:
-                return False
-
-        wait_for("dev gateway /healthz", healthy, timeout=READY_TIMEOUT_S, interval=0.5)
+        # The container outlives a crashed service (watchfiles waits for an edit): its
+        # logs, which hold the traceback, come with a timeout.
+        container.wait_until("/readyz", lambda: container.http_ok("/readyz"))
         assert container.logs().count(started) == 1
         site = "/opt/venv/lib/python3.11/site-packages"
         docker.run(
@@ -284,11 +302,9 @@ def test_dev_image_restarts_the_service_when_a_synced_source_changes(
                 f"echo '# synced edit' >> {site}/trademesh_gateway/errors.py",
             ]
         )
-        wait_for(
-            "the gateway restarted by watchfiles",
-            lambda: container.logs().count(started) == 2 and healthy(),
-            timeout=READY_TIMEOUT_S,
-            interval=0.5,
+        container.wait_until(
+            "restarted by watchfiles",
+            lambda: container.logs().count(started) == 2 and container.http_ok("/readyz"),
         )
     finally:
         docker.run(["rm", "--force", container.name], check=False)

@@ -183,6 +183,7 @@ class ManagedProcess:
     """One child process in its own process group, with its output going to a log file."""
 
     _live: set[ManagedProcess] = set()
+    _released: list[subprocess.Popen[bytes]] = []
     _live_lock = threading.Lock()
 
     def __init__(
@@ -263,6 +264,18 @@ class ManagedProcess:
         _reaper.forget(pgid)
         with ManagedProcess._live_lock:
             ManagedProcess._live.discard(self)
+
+    def release(self) -> None:
+        """Leaves the process running, no longer this object's: neither this process's exit
+        nor its reaper stops it (for a daemon that other sessions still use)."""
+        popen, self._popen = self._popen, None
+        if popen is None:
+            return
+        _reaper.forget(popen.pid)
+        with ManagedProcess._live_lock:
+            ManagedProcess._live.discard(self)
+            # Held so that no Popen is collected while its process runs (a ResourceWarning).
+            ManagedProcess._released.append(popen)
 
     @classmethod
     def stop_all(cls) -> None:

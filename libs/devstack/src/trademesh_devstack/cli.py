@@ -197,10 +197,13 @@ def _dockerd() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     with Dockerd() as docker:
-        if not docker.owned:
-            print(f"dockerd already answers on {docker.sock}; leaving it be", file=sys.stderr)
-            return 0
-        print(f"dockerd up: DOCKER_HOST={docker.host}; Ctrl-C to stop", file=sys.stderr, flush=True)
+        # Held until Ctrl-C either way: the last session to leave stops the daemon.
+        how = "started" if docker.owned else "already running"
+        print(
+            f"dockerd {how}: DOCKER_HOST={docker.host}; Ctrl-C to leave it",
+            file=sys.stderr,
+            flush=True,
+        )
         stopping.wait()
     return 0
 

@@ -2,7 +2,12 @@
 
 `Dockerd().start()` attaches to a daemon already answering on the socket, or starts
 `dockerd` with the runc wrapper as its default runtime (so `--privileged` containers, kind's
-nodes among them, start on this VM). `stop()` stops only a daemon it started.
+nodes among them, start on this VM).
+
+Test sessions on one machine share that daemon. Each holds a lease (a shared flock) from
+start() to stop(); the last one to leave stops a daemon that a devstack started, whichever
+session started it. A session that started the daemon and leaves first hands it over
+running: stopping it then would kill the containers of the sessions still using it.
 
 The Python base image comes from the debootstrap-made root filesystem (`docker import`),
 made once and kept in dockerd's image store; nothing is ever pulled.
@@ -10,9 +15,12 @@ made once and kept in dockerd's image store; nothing is ever pulled.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -78,10 +86,23 @@ class Dockerd:
         self.data_root = data_root
         self.log_path = log_path or docker_cache() / "dockerd.log"
         self._process: ManagedProcess | None = None
+        self._lease: IO[bytes] | None = None
+
+    @property
+    def pid_path(self) -> Path:
+        return self.log_path.with_suffix(".pid")
+
+    @property
+    def _lock_path(self) -> Path:
+        return self.log_path.with_suffix(".lock")
+
+    @property
+    def _users_path(self) -> Path:
+        return self.log_path.with_suffix(".users")
 
     @property
     def owned(self) -> bool:
-        """True when this object started the daemon (and so stop() stops it)."""
+        """True while this object holds the daemon it started (handed over when it leaves first)."""
         return self._process is not None
 
     @property
@@ -93,13 +114,21 @@ class Dockerd:
         return {**os.environ, "DOCKER_HOST": self.host, "DOCKER_BUILDKIT": "1"}
 
     def start(self) -> Self:
-        if ping(self.sock):
+        if self._lease is not None:
             return self
         install_container_tools()
-        with file_lock(docker_cache() / "dockerd.lock"):
-            if ping(self.sock):  # another session started it while we waited
-                return self
-            self._start_daemon()
+        with file_lock(self._lock_path):
+            # Taken under the lock that stop() decides under: a daemon this session is
+            # about to use is never the one the last session out stops.
+            self._lease = self._users_path.open("ab")
+            fcntl.flock(self._lease, fcntl.LOCK_SH)
+            if not ping(self.sock):
+                try:
+                    self._start_daemon()
+                except BaseException:
+                    self._lease.close()
+                    self._lease = None
+                    raise
         return self
 
     def _start_daemon(self) -> None:
@@ -110,7 +139,7 @@ class Dockerd:
                 "dockerd",
                 f"--host={self.host}",
                 f"--data-root={self.data_root}",
-                f"--pidfile={self.log_path.with_suffix('.pid')}",
+                f"--pidfile={self.pid_path}",
                 f"--add-runtime={RUNTIME_NAME}={wrapper}",
                 f"--default-runtime={RUNTIME_NAME}",
             ],
@@ -128,15 +157,58 @@ class Dockerd:
                 interval=0.2,
             )
         except BaseException:
-            self.stop()
+            self._process = None
+            process.stop(timeout=STOP_TIMEOUT_S)
             raise
         log.info("dockerd started (pid %s) on %s", process.pid, self.sock)
 
     def stop(self) -> None:
-        """Stops the daemon if this object started it (its containers stop with it)."""
+        """Leaves the daemon; the last session out stops it if a devstack started it."""
+        lease, self._lease = self._lease, None
         process, self._process = self._process, None
-        if process is not None:
-            process.stop(timeout=STOP_TIMEOUT_S)
+        if lease is None:
+            return
+        with file_lock(self._lock_path):
+            lease.close()  # drops this session's shared flock
+            if self._last_user():
+                if process is not None:
+                    process.stop(timeout=STOP_TIMEOUT_S)
+                else:
+                    self._stop_started_elsewhere()
+            elif process is not None:
+                process.release()
+                log.info("dockerd (pid %s) left running for the sessions using it", process.pid)
+
+    def _last_user(self) -> bool:
+        with self._users_path.open("ab") as probe:
+            try:
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            fcntl.flock(probe, fcntl.LOCK_UN)
+            return True
+
+    def _stop_started_elsewhere(self) -> None:
+        """Stops the daemon another session started here (its pid file is ours), if any;
+        a daemon started some other way (a system service) is left alone."""
+        try:
+            pid = int(self.pid_path.read_text().strip())
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except (OSError, ValueError):
+            return
+        if comm != "dockerd":
+            return  # a stale pid file: that pid now belongs to someone else
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        # dockerd removes its pid file as the last step of a clean shutdown.
+        try:
+            wait_for("dockerd to stop", lambda: not self.pid_path.exists(), timeout=STOP_TIMEOUT_S)
+        except DevStackError:
+            log.warning(
+                "dockerd (pid %s) did not stop within %.0fs; killing it", pid, STOP_TIMEOUT_S
+            )
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def __enter__(self) -> Self:
         return self.start()
