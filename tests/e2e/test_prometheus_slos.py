@@ -19,6 +19,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.conftest import PASSWORD, Trader
 from trademesh_devstack.prometheus import Prometheus
 from trademesh_observability import dashboards
 from trademesh_observability.generate import DASHBOARDS_DIR, find_root, write_scaled_rules
@@ -30,23 +31,31 @@ ROOT = find_root()
 TIME_SCALE = 60
 RATE_WINDOW = "15s"  # stands in for Grafana's $__rate_interval at a 1s scrape interval
 MAX_LOAD_ROUNDS = 600
-MAX_LOAD_SECONDS = 240.0
+MAX_LOAD_SECONDS = 240.0  # within the access tokens' 5 minutes, renewed by the logins anyway
+LOGIN_EVERY_ROUNDS = 3
 DATA_DEADLINE_SECONDS = 90.0
 ALERT_DEADLINE_SECONDS = 60.0
 FAST_BURN = 'ALERTS{alertname="OrderEntryAvailabilityBurnRatePage",long_window="1h"}'
 
 
-async def _load(gateway_url: str, stop: asyncio.Event) -> dict[str, int]:
-    """Crossing orders, a resting order, refused orders and book reads, until `stop`
-    or the bounds. Answers are counted, not asserted: the fault makes orders fail."""
-    statuses: dict[str, int] = {}
-    clients = [
-        httpx.AsyncClient(
-            base_url=f"{gateway_url}/api/v1", headers={"X-Trademesh-User": name}, timeout=5
+async def _log_in(trader: Trader, password: str, statuses: dict[str, int]) -> None:
+    """One login attempt; a successful one's tokens serve the trader's later calls."""
+    with contextlib.suppress(httpx.HTTPError):
+        response = await trader.http.post(
+            "/auth/login", json={"username": trader.username, "password": password}
         )
-        for name in (f"prom-seller-{time.time_ns()}", f"prom-buyer-{time.time_ns()}")
-    ]
-    seller, buyer = clients
+        key = f"login {response.status_code}"
+        statuses[key] = statuses.get(key, 0) + 1
+        if response.status_code == 200:
+            trader.use_tokens(response.json())
+
+
+async def _load(gateway_url: str, stop: asyncio.Event) -> dict[str, int]:
+    """Crossing orders, a resting order, refused orders, market data reads and logins
+    (right and wrong passwords), until `stop` or the bounds. Answers are counted, not
+    asserted: the fault makes orders fail."""
+    statuses: dict[str, int] = {}
+    seller, buyer = Trader(gateway_url, "prom-seller"), Trader(gateway_url, "prom-buyer")
     orders = [
         (
             seller,
@@ -63,35 +72,45 @@ async def _load(gateway_url: str, stop: asyncio.Event) -> dict[str, int]:
     ]
     started = time.monotonic()
     try:
-        for _ in range(MAX_LOAD_ROUNDS):
+        for trader in (seller, buyer):
+            await trader.sign_up()
+        for round_number in range(MAX_LOAD_ROUNDS):
             if stop.is_set() or time.monotonic() - started > MAX_LOAD_SECONDS:
                 break
-            for client, order in orders:
+            for trader, order in orders:
                 with contextlib.suppress(httpx.HTTPError):
-                    response = await client.post("/orders", json=order)
+                    response = await trader.http.post("/orders", json=order)
                     statuses[str(response.status_code)] = (
                         statuses.get(str(response.status_code), 0) + 1
                     )
-            with contextlib.suppress(httpx.HTTPError):
-                await buyer.get("/market/KO/book")
+            for view in ("book", "quote"):
+                with contextlib.suppress(httpx.HTTPError):
+                    await buyer.http.get(f"/market/KO/{view}")
+            if round_number % LOGIN_EVERY_ROUNDS == 0:
+                trader = (seller, buyer)[round_number // LOGIN_EVERY_ROUNDS % 2]
+                await _log_in(trader, PASSWORD, statuses)
+                await _log_in(trader, "not the password", statuses)
             await asyncio.sleep(0.2)
     finally:
-        for client in clients:
-            await client.aclose()
+        for trader in (seller, buyer):
+            await trader.close()
     return statuses
 
 
 async def _wait_until_order_entry_answers(gateway_url: str) -> None:
     """The gateway's channel to a restarted order service reconnects after a backoff:
     leave the session's mesh as the next test expects it."""
-    headers = {"X-Trademesh-User": "prom-probe"}
-    async with httpx.AsyncClient(base_url=gateway_url, headers=headers, timeout=5) as client:
+    probe = Trader(gateway_url, "prom-probe")
+    try:
+        await probe.sign_up()
         deadline = time.monotonic() + ALERT_DEADLINE_SECONDS
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
-                if (await client.get("/api/v1/orders")).status_code == 200:
+                if (await probe.http.get("/orders")).status_code == 200:
                     return
             await asyncio.sleep(0.5)
+    finally:
+        await probe.close()
     raise AssertionError("order entry did not come back after the fault")
 
 
@@ -99,7 +118,7 @@ def _live_recordings() -> list[str]:
     queries = []
     for spec in load_all(ROOT / "observability/slos"):
         if spec.status != "live":
-            continue  # auth and market do not exist yet: their SLOs have no data
+            continue  # its service does not exist yet: no data
         rules = yaml.safe_load(
             (ROOT / "observability/rules" / f"{spec.name}.rules.yaml").read_text()
         )
@@ -114,7 +133,7 @@ def _dashboard_queries() -> list[str]:
     for path in sorted((ROOT / DASHBOARDS_DIR).glob("*.json")):
         for expr in dashboards.queries(json.loads(path.read_text())):
             if any(prefix in expr for prefix in dashboards.PLANNED_METRIC_PREFIXES):
-                continue  # the operator, auth and market export these once they exist
+                continue  # the operator exports these once it exists
             windowed = expr.replace("$__rate_interval", RATE_WINDOW)
             queries.append(re.sub(r"\$(job|slo)\b", ".*", windowed))
     return queries
@@ -142,7 +161,7 @@ def prometheus(mesh, tmp_path: Path):
 
 async def test_rules_and_dashboards_have_data_and_an_order_entry_fault_pages(mesh, prometheus):
     recordings, panels = _live_recordings(), _dashboard_queries()
-    assert len(recordings) >= 2 * 11 and len(panels) >= 20
+    assert len(recordings) >= 4 * 11 and len(panels) >= 20
 
     stop = asyncio.Event()
     load = asyncio.create_task(_load(mesh.gateway_url, stop))
@@ -178,3 +197,4 @@ async def test_rules_and_dashboards_have_data_and_an_order_entry_fault_pages(mes
             mesh.start_service("order")
             await _wait_until_order_entry_answers(mesh.gateway_url)
     assert statuses.get("202", 0) > 0 and statuses.get("503", 0) > 0, statuses
+    assert statuses.get("login 200", 0) > 0 and statuses.get("login 401", 0) > 0, statuses

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import grpc
 import pytest
 from confluent_kafka import Consumer
+from prometheus_client import REGISTRY
 
 from trademesh.events.v1 import marketdata_pb2, orders_pb2
 from trademesh.market.v1 import market_pb2
@@ -223,6 +224,32 @@ async def test_quote_depth_and_live_updates(market, publish, redis_client):
         assert seen["quotes"][-1]["symbol"] == "KO"
     finally:
         await pubsub.aclose()
+
+
+def delays_within(bound: str) -> float:
+    """Observations of `trademesh_market_update_delay_seconds` up to `bound` seconds."""
+    value = REGISTRY.get_sample_value("trademesh_market_update_delay_seconds_bucket", {"le": bound})
+    return value or 0.0
+
+
+async def test_every_applied_event_observes_its_delay_since_matching_created_it(market, publish):
+    bounds = ("1.0", "10.0", "30.0")  # 1.0: the freshness SLO's bound
+    before = {bound: delays_within(bound) for bound in bounds}
+    twenty_seconds_ago = time.time_ns() // 1000 - 20_000_000
+    await publish(
+        trade_event("JPM", 15_000, 1, twenty_seconds_ago),
+        level_event("JPM", orders_pb2.SIDE_BUY, 14_990, 5),  # created now
+    )
+
+    async def observed() -> bool:
+        grown = {bound: delays_within(bound) - before[bound] for bound in bounds}
+        return grown["1.0"] >= 1 and grown["30.0"] - grown["10.0"] >= 1
+
+    # Other tests' events come and go (some years old); only these two land in the
+    # buckets watched: the level change within 1 s, the trade between 10 s and 30 s.
+    await wait_until(observed, "the JPM level change fresh and the trade 20 s late")
+    quote = await market.GetQuote(market_pb2.GetQuoteRequest(symbol="JPM"))
+    assert (quote.last, quote.bid) == ("150.00", "149.90")
 
 
 async def test_bad_events_are_dead_lettered_and_consumption_goes_on(market, publish, market_stack):

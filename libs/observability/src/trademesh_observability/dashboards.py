@@ -3,9 +3,8 @@
 Every panel queries the Prometheus data source picked by the `datasource`
 template variable, so one JSON works in any Grafana. Queries use Grafana's
 `$__rate_interval`; the integration test substitutes a window of its own.
-Metrics of services not written yet (auth, market, the autoscaler operator)
-start with a prefix in PLANNED_METRIC_PREFIXES: their panels stay empty until
-those services export them.
+Metrics of services not written yet (the autoscaler operator) start with a
+prefix in PLANNED_METRIC_PREFIXES: their panels stay empty until it exports them.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from grafana_foundation_sdk.models.dashboard import (
     VariableRefresh,
 )
 
-PLANNED_METRIC_PREFIXES = ("trademesh_autoscaler_", "trademesh_auth_", "trademesh_market_")
+PLANNED_METRIC_PREFIXES = ("trademesh_autoscaler_",)
 
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 RATE = "$__rate_interval"
@@ -425,6 +424,33 @@ def exchange() -> db.Dashboard:
                 ],
                 "short",
                 width=8,
+            )
+        )
+        .with_row(db.Row("Logins and market data"))
+        .with_panel(
+            _timeseries(
+                "Login attempts/s by outcome",
+                "success, invalid_credentials (the user's answer) and error (ours: burns the"
+                " login-success budget).",
+                [
+                    (
+                        _rate("trademesh_auth_login_attempts_total", "outcome"),
+                        "{{outcome}}",
+                    )
+                ],
+                "ops",
+            )
+        )
+        .with_panel(
+            _timeseries(
+                "Market data delay",
+                "From matching creating a trade or book change to quotes, depth and the live"
+                " update carrying it; the freshness SLO's bound is 1 s.",
+                [
+                    (_p(0.5, "trademesh_market_update_delay_seconds"), "p50"),
+                    (_p(0.99, "trademesh_market_update_delay_seconds"), "p99"),
+                ],
+                "s",
             )
         )
     )

@@ -19,6 +19,7 @@ from trademesh_auth.errors import (
     Unauthenticated,
 )
 from trademesh_auth.keys import KeyRing
+from trademesh_auth.metrics import LOGIN_ATTEMPTS
 from trademesh_auth.tokens import TokenPair, Tokens
 from trademesh_auth.watchlists import Watchlist, Watchlists
 
@@ -96,7 +97,15 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.LoginRequest, context: grpc.aio.ServicerContext
     ) -> auth_pb2.TokenPair:
         async with _refusals_as_status(context):
-            pair = await self._accounts.login(request.username, request.password)
+            try:
+                pair = await self._accounts.login(request.username, request.password)
+            except Unauthenticated:
+                LOGIN_ATTEMPTS.labels("invalid_credentials").inc()
+                raise
+            except BaseException:  # also a call cancelled at its deadline: the user got nothing
+                LOGIN_ATTEMPTS.labels("error").inc()
+                raise
+        LOGIN_ATTEMPTS.labels("success").inc()
         return _pair_message(pair)
 
     async def Refresh(

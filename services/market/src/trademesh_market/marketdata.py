@@ -5,7 +5,8 @@ Per batch: decode and check every record (bad ones go to `marketdata.dlq`);
 apply the trades to the candles in one PostgreSQL transaction (trade ids make a
 redelivered trade a no-op); apply the level changes to the book in Redis (each
 carries the level's new total, so replaying is harmless); publish the live
-updates; then commit the offsets. Anything failing before the commit is
+updates and observe each event's delay since matching created it; then commit
+the offsets. Anything failing before the commit is
 retried in place, and a crash replays the batch.
 """
 
@@ -33,6 +34,7 @@ from trademesh_common.metrics import KAFKA_RECORDS_CONSUMED
 from trademesh_market import live, store
 from trademesh_market.book import ASK, BID, apply_level, price_of
 from trademesh_market.candles import Candle, TradeTick
+from trademesh_market.metrics import UPDATE_DELAY_SECONDS
 from trademesh_market.quotes import quote_for, store_quote
 from trademesh_market.store import Instrument
 
@@ -163,6 +165,8 @@ class MarketDataConsumer:
             await self._publish_live(fresh, candles, batch.levels)
         except Exception:  # live pushes are best effort: the stored state is already right
             log.exception("could not publish live market updates")
+        else:
+            _observe_delays(batch)
         KAFKA_RECORDS_CONSUMED.labels(self._topic, "ok").inc(
             len(messages) - len(batch.dead_letters)
         )
@@ -243,6 +247,14 @@ class MarketDataConsumer:
             "quantity": level.quantity,
             "at_us": level.at_us,
         }
+
+
+def _observe_delays(batch: DecodedBatch) -> None:
+    """Every event of the batch is served now (a redelivered one too: it may never have
+    been). Matching's clock may run a little ahead of ours: a negative delay counts as 0."""
+    now_us = time.time_ns() // 1000
+    for event in (*batch.trades, *batch.levels):
+        UPDATE_DELAY_SECONDS.observe(max(0, now_us - event.at_us) / 1_000_000)
 
 
 def trade_json(trade: TradeTick) -> dict[str, Any]:
