@@ -21,11 +21,12 @@ from trademesh_matching.book import (
     OrderBook,
     Rejected,
     RestingOrder,
+    decode,
 )
 
 
 def drain(book: OrderBook) -> list:
-    events = list(book.events)
+    events = [decode(record) for record in book.events]
     book.events.clear()
     return events
 
