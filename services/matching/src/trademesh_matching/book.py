@@ -24,26 +24,27 @@ Layout and speed (the book is on the engine's hot path; bench/book_core.py measu
   `insort` near the end of the list.
 * A level is a FIFO (deque) of orders plus the running total of its live orders' leaves (0 once
   it has no live order) and the number of tombstones in the deque.
-* An order is an immutable tuple ``(order_id, user_id, side, price, leaves, original)`` held by
-  its level's deque and by the id index; a partial fill replaces it with a new tuple in both
-  places. Cancelling is O(1): the order leaves the index and its tuple stays in the deque as a
-  tombstone, which matching recognises (the id no longer maps to that very tuple) and pops when
-  it meets it at the front; a level whose deque is mostly tombstones is compacted.
+* An order is a small dict ``{"id", "user", "side", "price", "leaves", "original"}`` held by its
+  level's deque and by the id index; a partial fill lowers its ``leaves`` in place. Cancelling is
+  O(1): the order leaves the index, its ``leaves`` become 0 and it stays in the deque as a
+  tombstone, which matching pops when it meets it at the front; a level whose deque is mostly
+  tombstones is compacted.
 * Records are built with a tuple display (one allocation, no constructor call) and appended
   with ``events.append`` written out, which CPython 3.11 specialises for lists. An event object
   per record (a NamedTuple) cost about a third of the book's time.
 
 Garbage collection: the book never creates reference cycles, so reference counting alone frees
-everything it drops and the cyclic collector has nothing to find here. It is also built to give
-the collector little to walk: an order tuple holds only strings and ints, so the first
-generation-0 collection it lives through untracks it for good, and records are freed by the
-caller's ``clear()`` before any collection sees them (a tracked allocation freed again does not
-count towards the generation-0 threshold). What stays tracked is per level (a level object and
-its deque) plus the id index. (With a mutable list per order instead, every resting order stayed
-tracked and was walked again by each generation-1 and full collection; with a 30k-order book
-those pauses reached 10-30 ms.) The matching processor freezes its start-up heap and raises the
-generation-0 threshold (see processor.py); running with the collector disabled is also safe for
-the book itself.
+everything it drops and the cyclic collector has nothing to find here. It is built so that the
+collector does not even see the orders: a dict holding only strs and ints is never tracked by
+the collector (from creation on), whereas a tuple is tracked until a collection it lives through
+untracks it. That matters more than it seems: CPython 3.11 starts a generation-0 collection when
+tracked allocations minus deallocations exceed 700, and the book frees an old order for most
+orders it adds, so between two collections thousands of young order tuples piled up and each
+generation-0 collection walked them all: pauses up to 6-8 ms of CPU on a 30k-order book in
+bench/book_core.py, against well under 1 ms with dicts, at the same throughput. Records are freed
+by the caller's ``clear()`` before any collection sees them. What stays tracked is per level (a
+level object and its deque, whose traversal just steps over the untracked orders) plus the id
+index. The matching processor also freezes its start-up heap (see processor.py).
 """
 
 from bisect import bisect_left, insort
@@ -205,8 +206,9 @@ def decode(record: Record) -> Event:
     return event
 
 
-# An order is a tuple (order_id, user_id, side, price, leaves, original): indices 0 to 5, written
-# as literal ints in the hot paths because a named constant costs a global lookup each time.
+# A resting order: a dict holding only strs and ints, so that the cyclic collector never tracks
+# it (see the module docstring). Keys: id, user, side, price, leaves, original.
+Order = dict[str, Any]
 
 # Key limit that every level passes: an unbounded market buy (ask keys are negated prices).
 _UNBOUNDED: Final = -(1 << 63)
@@ -221,7 +223,7 @@ class _Level:
     __slots__ = ("dead", "orders", "total")
 
     def __init__(self) -> None:
-        self.orders: deque[tuple[Any, ...]] = deque()  # may hold tombstones (cancelled)
+        self.orders: deque[Order] = deque()  # may hold tombstones (cancelled: leaves 0)
         self.total = 0  # sum of the live orders' leaves; 0 = no live order
         self.dead = 0  # number of tombstones in `orders`
 
@@ -247,7 +249,7 @@ class OrderBook:
         # Records of the operations so far; the caller drains it (clear it in place, the book
         # holds on to this list object).
         self.events: list[Record] = []
-        self._orders: dict[str, tuple[Any, ...]] = {}  # order id -> resting order
+        self._orders: dict[str, Order] = {}  # order id -> resting order
         self._bids: dict[int, _Level] = {}
         self._asks: dict[int, _Level] = {}
         self._bid_keys: list[int] = []  # bid prices ascending: best bid last
@@ -294,7 +296,14 @@ class OrderBook:
                 level = (self._bids if side == BUY else self._asks).get(price)
                 if level is None:
                     level = self._add_level(side, price)
-                order = (order_id, user_id, side, price, quantity, quantity)
+                order = {
+                    "id": order_id,
+                    "user": user_id,
+                    "side": side,
+                    "price": price,
+                    "leaves": quantity,
+                    "original": quantity,
+                }
                 level.orders.append(order)
                 total = level.total = level.total + quantity
                 orders[order_id] = order
@@ -318,7 +327,7 @@ class OrderBook:
             maker_side = BUY
             sign = 1
         if tif == FOK and not _fok_fillable(
-            orders, maker_keys, maker_levels, sign, key_limit, user_id, quantity
+            maker_keys, maker_levels, sign, key_limit, user_id, quantity
         ):
             events.append(
                 (CANCELLED, order_id, user_id, side, price, quantity, 0, REASON_FOK_UNFILLABLE)
@@ -340,15 +349,15 @@ class OrderBook:
             total = start_total = level.total
             while True:  # the level has a live order, maybe behind tombstones
                 maker = queue[0]
-                maker_id = maker[0]
-                if orders.get(maker_id) is not maker:
+                leaves = maker["leaves"]
+                if not leaves:
                     queue.popleft()  # cancelled earlier
                     level.dead -= 1
                     continue
-                if maker[1] == user_id:
+                if maker["user"] == user_id:
                     self_trade = True  # cancel newest: the maker stays, the taker stops
                     break
-                leaves = maker[4]
+                maker_id = maker["id"]
                 if leaves <= remaining:  # the maker is done
                     remaining -= leaves
                     total -= leaves
@@ -358,7 +367,7 @@ class OrderBook:
                         (
                             FILL,
                             maker_id,
-                            maker[1],
+                            maker["user"],
                             order_id,
                             user_id,
                             maker_price,
@@ -366,7 +375,7 @@ class OrderBook:
                             0,
                             remaining,
                             side,
-                            maker[5],
+                            maker["original"],
                             quantity - remaining,
                         )
                     )
@@ -375,15 +384,13 @@ class OrderBook:
                 else:  # the taker is done; the maker stays at the front with less
                     leaves -= remaining
                     total -= remaining
-                    original = maker[5]
-                    maker = (maker_id, maker[1], maker_side, maker_price, leaves, original)
-                    queue[0] = maker
-                    orders[maker_id] = maker
+                    original = maker["original"]
+                    maker["leaves"] = leaves
                     events.append(
                         (
                             FILL,
                             maker_id,
-                            maker[1],
+                            maker["user"],
                             order_id,
                             user_id,
                             maker_price,
@@ -425,13 +432,17 @@ class OrderBook:
 
     def cancel(self, order_id: str) -> None:
         """Removes a resting order; an unknown (or already finished) id gets CancelRejected."""
-        # Its tuple stays in the level's deque as a tombstone: no longer what the id maps to.
         events = self.events
         order = self._orders.pop(order_id, None)
         if order is None:
             events.append((CANCEL_REJECTED, order_id, REASON_UNKNOWN_ORDER))
             return
-        _, user_id, side, price, leaves, original = order
+        user_id = order["user"]
+        side = order["side"]
+        price = order["price"]
+        leaves = order["leaves"]
+        original = order["original"]
+        order["leaves"] = 0  # it stays in its level's deque as a tombstone
         events.append(
             (
                 CANCELLED,
@@ -453,8 +464,7 @@ class OrderBook:
             queue = level.orders
             if (dead << 1) > len(queue) + _COMPACT_SLACK:
                 # Mostly tombstones: rebuild, so that a long-lived level cannot grow forever.
-                orders = self._orders
-                level.orders = deque([o for o in queue if orders.get(o[0]) is o])
+                level.orders = deque([o for o in queue if o["leaves"]])
                 dead = 0
             level.dead = dead
         else:
@@ -503,7 +513,11 @@ class OrderBook:
         order = self._orders.get(order_id)
         if order is None:
             return None
-        _, user_id, side, price, leaves, original = order
+        user_id = order["user"]
+        side = order["side"]
+        price = order["price"]
+        leaves = order["leaves"]
+        original = order["original"]
         return RestingOrder(order_id, user_id, side, price, leaves, original)
 
     def __len__(self) -> int:
@@ -547,7 +561,14 @@ class OrderBook:
                         raise ValueError(f"bad quantities on order {order_id!r}")
                     if order_id in book._orders:
                         raise ValueError(f"duplicate order id {order_id!r}")
-                    order = (order_id, user_id, side, price, leaves, original)
+                    order = {
+                        "id": order_id,
+                        "user": user_id,
+                        "side": side,
+                        "price": price,
+                        "leaves": leaves,
+                        "original": original,
+                    }
                     level.orders.append(order)
                     level.total += leaves
                     book._orders[order_id] = order
@@ -563,9 +584,8 @@ class OrderBook:
         return book
 
     def _level_snapshot(self, price: int, level: _Level) -> list[Any]:
-        orders = self._orders
-        live = [o for o in level.orders if orders.get(o[0]) is o]
-        return [price, [[o[0], o[1], o[4], o[5]] for o in live]]
+        live = [o for o in level.orders if o["leaves"]]
+        return [price, [[o["id"], o["user"], o["leaves"], o["original"]] for o in live]]
 
     # --- checks --------------------------------------------------------------------------------
     def check_invariants(self) -> None:
@@ -578,15 +598,18 @@ class OrderBook:
             assert keys == sorted(set(keys)), "keys not strictly ascending"
             assert sorted(k * sign for k in keys) == sorted(levels), "keys do not match levels"
             for price, level in levels.items():
-                live = [o for o in level.orders if self._orders.get(o[0]) is o]
+                live = [o for o in level.orders if o["leaves"]]
+                assert all(self._orders[o["id"]] is o for o in live), f"index at {side}/{price}"
                 assert live, f"empty level {side}/{price}"
                 assert level.dead == len(level.orders) - len(live), f"dead count {side}/{price}"
-                assert level.total == sum(o[4] for o in live), f"total mismatch {side}/{price}"
+                assert level.total == sum(o["leaves"] for o in live), (
+                    f"total mismatch {side}/{price}"
+                )
                 for o in live:
-                    assert o[2] == side and o[3] == price, f"misplaced order {o[0]}"
-                    assert 0 < o[4] <= o[5], f"bad quantities on {o[0]}"
-                    assert o[0] not in seen, f"order {o[0]} twice"
-                    seen.add(o[0])
+                    assert o["side"] == side and o["price"] == price, f"misplaced order {o['id']}"
+                    assert 0 < o["leaves"] <= o["original"], f"bad quantities on {o['id']}"
+                    assert o["id"] not in seen, f"order {o['id']} twice"
+                    seen.add(o["id"])
         assert seen == set(self._orders), "index holds orders that are not on a level"
         bid, ask = self.best_bid(), self.best_ask()
         assert bid is None or ask is None or bid < ask, f"crossed book {bid} >= {ask}"
@@ -596,7 +619,14 @@ class OrderBook:
         self, order_id: str, user_id: str, side: int, price: int, leaves: int, original: int
     ) -> None:
         """Puts an order at the back of its level and emits that level's LevelChanged."""
-        order = (order_id, user_id, side, price, leaves, original)
+        order = {
+            "id": order_id,
+            "user": user_id,
+            "side": side,
+            "price": price,
+            "leaves": leaves,
+            "original": original,
+        }
         level = (self._bids if side == BUY else self._asks).get(price)
         if level is None:
             level = self._add_level(side, price)
@@ -649,7 +679,6 @@ class OrderBook:
 
 
 def _fok_fillable(
-    orders: dict[str, tuple[Any, ...]],
     maker_keys: list[int],
     maker_levels: dict[int, _Level],
     sign: int,
@@ -664,10 +693,10 @@ def _fok_fillable(
         if key < key_limit:
             return False
         for maker in maker_levels[key * sign].orders:
-            if orders.get(maker[0]) is maker:  # not a tombstone
-                if maker[1] == user_id:
+            if maker["leaves"]:  # not a tombstone
+                if maker["user"] == user_id:
                     return False
-                needed -= maker[4]
+                needed -= maker["leaves"]
                 if needed <= 0:
                     return True
     return False
