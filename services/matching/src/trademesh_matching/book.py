@@ -286,14 +286,16 @@ class OrderBook:
         if side == BUY:
             maker_keys = self._ask_keys
             key_limit = -price if price else _UNBOUNDED
+            own_levels = self._bids
         else:
             maker_keys = self._bid_keys
             key_limit = price  # 0 for an unbounded market sell: every bid passes
+            own_levels = self._asks
 
         if not maker_keys or maker_keys[-1] < key_limit:
             # Nothing to match. Mostly a limit order that rests: the hot path, so inlined.
             if order_type == LIMIT and tif == GTC:
-                level = (self._bids if side == BUY else self._asks).get(price)
+                level = own_levels.get(price)
                 if level is None:
                     level = self._add_level(side, price)
                 order = {
