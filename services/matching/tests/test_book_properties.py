@@ -33,6 +33,7 @@ from trademesh_matching.book import (
     LevelChanged,
     OrderBook,
     Rejected,
+    decode,
 )
 
 SYMBOL = "PROP"
@@ -341,10 +342,10 @@ def run_against_reference(stream: list) -> None:
             book.cancel(*args)
             twin.cancel(*args)
             expected = reference.cancel(*args)
-        events = list(book.events)
-        book.events.clear()
+        events = [decode(record) for record in book.events]
         assert typed(events) == typed(expected), command
-        assert typed(twin.events) == typed(events)
+        assert twin.events == book.events
+        book.events.clear()
         twin.events.clear()
 
         assert book.to_snapshot() == reference.snapshot()
@@ -382,7 +383,7 @@ def test_a_book_restored_from_a_snapshot_continues_identically(stream, data):
                 b.place(*args)
             elif kind == "cancel":
                 b.cancel(*args)
-        assert typed(restored.events) == typed(book.events)
+        assert restored.events == book.events
         book.events.clear()
         restored.events.clear()
     assert restored.to_snapshot() == book.to_snapshot()

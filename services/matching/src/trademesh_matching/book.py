@@ -8,9 +8,12 @@ Units: prices are integer ticks, quantities integer lots (protobuf int64 on the 
 type and time in force use the protobuf enum values (trademesh.events.v1.Side, OrderType,
 TimeInForce).
 
-The book reports everything it does by appending events to `OrderBook.events`, in the order the
-things happened; the caller drains the list after each call (``book.events.clear()``, in place).
-Every event carries what is needed to build the execution reports and market data it causes
+The book reports everything it does by appending *records* to `OrderBook.events`, in the order
+the things happened; the caller drains the list after each call (``book.events.clear()``, in
+place). A record is a plain tuple ``(kind, *fields)``: ``kind`` is one of the ``ACCEPTED`` ...
+``LEVEL_CHANGED`` constants and the fields are those of the event NamedTuple of that kind
+(`Accepted`, `Fill`, ...), in the same order. `decode` turns a record into that NamedTuple.
+Every record carries what is needed to build the execution reports and market data it causes
 (ids, user ids, leaves and cumulative quantities) without looking anything up.
 
 Layout and speed (the book is on the engine's hot path; bench/book_core.py measures it):
@@ -19,26 +22,29 @@ Layout and speed (the book is on the engine's hot path; bench/book_core.py measu
   price: bid keys are the prices, ask keys the negated prices. Best price is then ``keys[-1]``,
   removing an exhausted best level is ``keys.pop()``, and a new level near the touch is a cheap
   `insort` near the end of the list.
-* A level is a FIFO (deque) of orders plus running total quantity and live order count.
-* An order is an immutable tuple ``(order_id, user_id, side, price, original)``; its leaves
-  (the only thing that changes) live in a separate dict order id -> leaves. Cancelling is O(1):
-  the order leaves both dicts and its tuple stays in the level's deque as a tombstone, which
-  matching recognises (the id no longer maps to that very tuple) and pops when it meets it at
-  the front; a level whose deque is mostly tombstones is compacted.
-* Events are NamedTuples built with ``tuple.__new__`` in the hot paths, which skips the
-  NamedTuple's Python-level ``__new__`` (about half the cost of a normal constructor call).
+* A level is a FIFO (deque) of orders plus the running total of its live orders' leaves (0 once
+  it has no live order) and the number of tombstones in the deque.
+* An order is a small dict ``{"id", "user", "side", "price", "leaves", "original"}`` held by its
+  level's deque and by the id index; a partial fill lowers its ``leaves`` in place. Cancelling is
+  O(1): the order leaves the index, its ``leaves`` become 0 and it stays in the deque as a
+  tombstone, which matching pops when it meets it at the front; a level whose deque is mostly
+  tombstones is compacted.
+* Records are built with a tuple display (one allocation, no constructor call) and appended
+  with ``events.append`` written out, which CPython 3.11 specialises for lists. An event object
+  per record (a NamedTuple) cost about a third of the book's time.
 
 Garbage collection: the book never creates reference cycles, so reference counting alone frees
-everything it drops and the cyclic collector has nothing to find here. It is also built to give
-the collector little to walk: an order tuple holds only strings and ints, so the first
-generation-0 collection it lives through untracks it for good, and the leaves dict (str -> int)
-is never tracked at all. What stays tracked is per level (a level object and its deque) plus the
-id index. (With a mutable list per order instead, every resting order stayed tracked and was
-walked again by each generation-1 and full collection; with a 30k-order book those pauses
-reached 10-30 ms, against about 3 ms at most with tuples, in bench/book_core.py.) The matching
-processor calls ``gc.collect(); gc.freeze()`` once its books are loaded, so collections never
-walk the start-up heap; running with the collector disabled is also safe for the book itself
-(its tuples then simply stay tracked, which costs nothing while nothing collects).
+everything it drops and the cyclic collector has nothing to find here. It is built so that the
+collector does not even see the orders: a dict holding only strs and ints is never tracked by
+the collector (from creation on), whereas a tuple is tracked until a collection it lives through
+untracks it. That matters more than it seems: CPython 3.11 starts a generation-0 collection when
+tracked allocations minus deallocations exceed 700, and the book frees an old order for most
+orders it adds, so between two collections thousands of young order tuples piled up and each
+generation-0 collection walked them all: pauses up to 6-8 ms of CPU on a 30k-order book in
+bench/book_core.py, against well under 1 ms with dicts, at the same throughput. Records are freed
+by the caller's ``clear()`` before any collection sees them. What stays tracked is per level (a
+level object and its deque, whose traversal just steps over the untracked orders) plus the id
+index. The matching processor also freezes its start-up heap (see processor.py).
 """
 
 from bisect import bisect_left, insort
@@ -68,6 +74,14 @@ REASON_DUPLICATE_ORDER_ID: Final = "duplicate_order_id"
 REASON_UNKNOWN_ORDER: Final = "unknown_order"
 
 SNAPSHOT_FORMAT: Final = 1
+
+# --- record kinds: index of the event class in EVENT_TYPES -------------------------------------
+ACCEPTED: Final = 0
+FILL: Final = 1
+CANCELLED: Final = 2
+REJECTED: Final = 3
+CANCEL_REJECTED: Final = 4
+LEVEL_CHANGED: Final = 5
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -178,28 +192,40 @@ class RestingOrder(NamedTuple):
     original_quantity: int
 
 
+# What `OrderBook.events` holds: (kind, *fields of the event of that kind).
+Record = tuple[Any, ...]
+EVENT_TYPES: Final = (Accepted, Fill, Cancelled, Rejected, CancelRejected, LevelChanged)
+
 # Builds a NamedTuple instance from a ready tuple without its Python-level __new__.
 _new = tuple.__new__
 
-# An order is a tuple (order_id, user_id, side, price, original): indices 0 to 4, written as
-# literal ints in the hot paths because a named constant costs a global lookup each time.
+
+def decode(record: Record) -> Event:
+    """The event NamedTuple a record stands for."""
+    event: Event = _new(EVENT_TYPES[record[0]], record[1:])
+    return event
+
+
+# A resting order: a dict holding only strs and ints, so that the cyclic collector never tracks
+# it (see the module docstring). Keys: id, user, side, price, leaves, original.
+Order = dict[str, Any]
 
 # Key limit that every level passes: an unbounded market buy (ask keys are negated prices).
 _UNBOUNDED: Final = -(1 << 63)
 
-# Compact a level's deque when it holds this many more tombstones than twice its live orders.
+# Compact a level's deque when its tombstones outnumber its live orders by this many.
 _COMPACT_SLACK: Final = 32
 
 
 class _Level:
-    """One price level: its orders in time priority, and running totals over the live ones."""
+    """One price level: its orders in time priority, and the running total over the live ones."""
 
-    __slots__ = ("count", "orders", "total")
+    __slots__ = ("dead", "orders", "total")
 
     def __init__(self) -> None:
-        self.orders: deque[tuple[Any, ...]] = deque()  # may hold tombstones (cancelled)
-        self.total = 0  # sum of the live orders' leaves
-        self.count = 0  # number of live orders
+        self.orders: deque[Order] = deque()  # may hold tombstones (cancelled: leaves 0)
+        self.total = 0  # sum of the live orders' leaves; 0 = no live order
+        self.dead = 0  # number of tombstones in `orders`
 
 
 class OrderBook:
@@ -213,7 +239,6 @@ class OrderBook:
         "_asks",
         "_bid_keys",
         "_bids",
-        "_leaves",
         "_orders",
         "events",
         "symbol",
@@ -221,11 +246,10 @@ class OrderBook:
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
-        # Events of the operations so far; the caller drains it (clear it in place, the book
+        # Records of the operations so far; the caller drains it (clear it in place, the book
         # holds on to this list object).
-        self.events: list[Event] = []
-        self._orders: dict[str, tuple[Any, ...]] = {}  # order id -> resting order
-        self._leaves: dict[str, int] = {}  # order id -> its leaves (same keys as _orders)
+        self.events: list[Record] = []
+        self._orders: dict[str, Order] = {}  # order id -> resting order
         self._bids: dict[int, _Level] = {}
         self._asks: dict[int, _Level] = {}
         self._bid_keys: list[int] = []  # bid prices ascending: best bid last
@@ -255,8 +279,7 @@ class OrderBook:
             self._reject(order_id, user_id, side, order_type, tif, quantity, price)
             return
         events = self.events
-        append = events.append
-        append(_new(Accepted, (order_id, user_id, side, order_type, tif, quantity, price)))
+        events.append((ACCEPTED, order_id, user_id, side, order_type, tif, quantity, price))
 
         # The maker side in "key" space, where its best level is the largest key and a level
         # is acceptable to this order when its key >= key_limit.
@@ -275,13 +298,18 @@ class OrderBook:
                 level = own_levels.get(price)
                 if level is None:
                     level = self._add_level(side, price)
-                order = (order_id, user_id, side, price, quantity)
+                order = {
+                    "id": order_id,
+                    "user": user_id,
+                    "side": side,
+                    "price": price,
+                    "leaves": quantity,
+                    "original": quantity,
+                }
                 level.orders.append(order)
-                level.count += 1
                 total = level.total = level.total + quantity
                 orders[order_id] = order
-                self._leaves[order_id] = quantity
-                append(_new(LevelChanged, (side, price, total)))
+                events.append((LEVEL_CHANGED, side, price, total))
                 return
             if tif == FOK:
                 reason = REASON_FOK_UNFILLABLE
@@ -289,7 +317,7 @@ class OrderBook:
                 reason = REASON_MARKET_REMAINDER
             else:
                 reason = REASON_IOC_REMAINDER
-            append(_new(Cancelled, (order_id, user_id, side, price, quantity, 0, reason)))
+            events.append((CANCELLED, order_id, user_id, side, price, quantity, 0, reason))
             return
 
         if side == BUY:
@@ -300,20 +328,16 @@ class OrderBook:
             maker_levels = self._bids
             maker_side = BUY
             sign = 1
-        all_leaves = self._leaves
         if tif == FOK and not _fok_fillable(
-            orders, all_leaves, maker_keys, maker_levels, sign, key_limit, user_id, quantity
+            maker_keys, maker_levels, sign, key_limit, user_id, quantity
         ):
-            append(
-                _new(
-                    Cancelled,
-                    (order_id, user_id, side, price, quantity, 0, REASON_FOK_UNFILLABLE),
-                )
+            events.append(
+                (CANCELLED, order_id, user_id, side, price, quantity, 0, REASON_FOK_UNFILLABLE)
             )
             return
 
         # Match: best level first, oldest order first, each trade at the maker's price.
-        # LevelChanged events wait in level_events: they go out after fills and cancel.
+        # LevelChanged records wait in level_events: they go out after fills and cancel.
         remaining = quantity
         level_events = []
         self_trade = False
@@ -325,74 +349,68 @@ class OrderBook:
             level = maker_levels[maker_price]
             queue = level.orders
             total = start_total = level.total
-            count = level.count
             while True:  # the level has a live order, maybe behind tombstones
                 maker = queue[0]
-                maker_id = maker[0]
-                if orders.get(maker_id) is not maker:
+                leaves = maker["leaves"]
+                if not leaves:
                     queue.popleft()  # cancelled earlier
+                    level.dead -= 1
                     continue
-                if maker[1] == user_id:
+                if maker["user"] == user_id:
                     self_trade = True  # cancel newest: the maker stays, the taker stops
                     break
-                leaves = all_leaves[maker_id]
+                maker_id = maker["id"]
                 if leaves <= remaining:  # the maker is done
                     remaining -= leaves
                     total -= leaves
-                    count -= 1
                     queue.popleft()
                     del orders[maker_id]
-                    del all_leaves[maker_id]
-                    append(
-                        _new(
-                            Fill,
-                            (
-                                maker_id,
-                                maker[1],
-                                order_id,
-                                user_id,
-                                maker_price,
-                                leaves,
-                                0,
-                                remaining,
-                                side,
-                                maker[4],
-                                quantity - remaining,
-                            ),
+                    events.append(
+                        (
+                            FILL,
+                            maker_id,
+                            maker["user"],
+                            order_id,
+                            user_id,
+                            maker_price,
+                            leaves,
+                            0,
+                            remaining,
+                            side,
+                            maker["original"],
+                            quantity - remaining,
                         )
                     )
-                    if not (count and remaining):
+                    if not (total and remaining):
                         break
                 else:  # the taker is done; the maker stays at the front with less
                     leaves -= remaining
-                    all_leaves[maker_id] = leaves
                     total -= remaining
-                    append(
-                        _new(
-                            Fill,
-                            (
-                                maker_id,
-                                maker[1],
-                                order_id,
-                                user_id,
-                                maker_price,
-                                remaining,
-                                leaves,
-                                0,
-                                side,
-                                maker[4] - leaves,
-                                quantity,
-                            ),
+                    original = maker["original"]
+                    maker["leaves"] = leaves
+                    events.append(
+                        (
+                            FILL,
+                            maker_id,
+                            maker["user"],
+                            order_id,
+                            user_id,
+                            maker_price,
+                            remaining,
+                            leaves,
+                            0,
+                            side,
+                            original - leaves,
+                            quantity,
                         )
                     )
                     remaining = 0
                     break
             if total != start_total:
-                level_events.append(_new(LevelChanged, (maker_side, maker_price, total)))
-            if count:
+                level_events.append((LEVEL_CHANGED, maker_side, maker_price, total))
+            if total:
                 level.total = total
-                level.count = count
-            else:
+            else:  # only tombstones left, if anything
                 maker_keys.pop()
                 del maker_levels[maker_price]
             if self_trade or not remaining:
@@ -405,46 +423,52 @@ class OrderBook:
                 reason = REASON_MARKET_REMAINDER
             elif tif == GTC:
                 events.extend(level_events)
-                self._rest(order_id, user_id, side, price, remaining, quantity, append)
+                self._rest(order_id, user_id, side, price, remaining, quantity)
                 return
             else:  # IOC (a FOK that got here was fillable, so it has nothing left)
                 reason = REASON_IOC_REMAINDER
-            append(
-                _new(
-                    Cancelled,
-                    (order_id, user_id, side, price, remaining, quantity - remaining, reason),
-                )
+            events.append(
+                (CANCELLED, order_id, user_id, side, price, remaining, quantity - remaining, reason)
             )
         events.extend(level_events)
 
     def cancel(self, order_id: str) -> None:
         """Removes a resting order; an unknown (or already finished) id gets CancelRejected."""
-        # Its tuple stays in the level's deque as a tombstone: no longer what the id maps to.
+        events = self.events
         order = self._orders.pop(order_id, None)
         if order is None:
-            self.events.append(_new(CancelRejected, (order_id, REASON_UNKNOWN_ORDER)))
+            events.append((CANCEL_REJECTED, order_id, REASON_UNKNOWN_ORDER))
             return
-        append = self.events.append
-        leaves = self._leaves.pop(order_id)
-        _, user_id, side, price, original = order
+        user_id = order["user"]
+        side = order["side"]
+        price = order["price"]
+        leaves = order["leaves"]
+        original = order["original"]
+        order["leaves"] = 0  # it stays in its level's deque as a tombstone
+        events.append(
+            (
+                CANCELLED,
+                order_id,
+                user_id,
+                side,
+                price,
+                leaves,
+                original - leaves,
+                REASON_USER_REQUESTED,
+            )
+        )
         levels = self._bids if side == BUY else self._asks
         level = levels[price]
         total = level.total - leaves
-        count = level.count - 1
-        append(
-            _new(
-                Cancelled,
-                (order_id, user_id, side, price, leaves, original - leaves, REASON_USER_REQUESTED),
-            )
-        )
-        if count:
+        if total:
             level.total = total
-            level.count = count
+            dead = level.dead + 1
             queue = level.orders
-            if len(queue) > (count << 1) + _COMPACT_SLACK:
+            if (dead << 1) > len(queue) + _COMPACT_SLACK:
                 # Mostly tombstones: rebuild, so that a long-lived level cannot grow forever.
-                orders = self._orders
-                level.orders = deque([o for o in queue if orders.get(o[0]) is o])
+                level.orders = deque([o for o in queue if o["leaves"]])
+                dead = 0
+            level.dead = dead
         else:
             del levels[price]
             if side == BUY:
@@ -457,7 +481,7 @@ class OrderBook:
                 keys.pop()
             else:
                 del keys[bisect_left(keys, key)]
-        append(_new(LevelChanged, (side, price, total)))
+        events.append((LEVEL_CHANGED, side, price, total))
 
     # --- reads ---------------------------------------------------------------------------------
     def best_bid(self) -> int | None:
@@ -479,11 +503,11 @@ class OrderBook:
         bid_depth = []
         for price in reversed(self._bid_keys[-levels:]):
             level = bids[price]
-            bid_depth.append((price, level.total, level.count))
+            bid_depth.append((price, level.total, len(level.orders) - level.dead))
         ask_depth = []
         for key in reversed(self._ask_keys[-levels:]):
             level = asks[-key]
-            ask_depth.append((-key, level.total, level.count))
+            ask_depth.append((-key, level.total, len(level.orders) - level.dead))
         return bid_depth, ask_depth
 
     def order(self, order_id: str) -> RestingOrder | None:
@@ -491,8 +515,12 @@ class OrderBook:
         order = self._orders.get(order_id)
         if order is None:
             return None
-        _, user_id, side, price, original = order
-        return RestingOrder(order_id, user_id, side, price, self._leaves[order_id], original)
+        user_id = order["user"]
+        side = order["side"]
+        price = order["price"]
+        leaves = order["leaves"]
+        original = order["original"]
+        return RestingOrder(order_id, user_id, side, price, leaves, original)
 
     def __len__(self) -> int:
         """Number of resting orders."""
@@ -535,12 +563,17 @@ class OrderBook:
                         raise ValueError(f"bad quantities on order {order_id!r}")
                     if order_id in book._orders:
                         raise ValueError(f"duplicate order id {order_id!r}")
-                    order = (order_id, user_id, side, price, original)
+                    order = {
+                        "id": order_id,
+                        "user": user_id,
+                        "side": side,
+                        "price": price,
+                        "leaves": leaves,
+                        "original": original,
+                    }
                     level.orders.append(order)
                     level.total += leaves
-                    level.count += 1
                     book._orders[order_id] = order
-                    book._leaves[order_id] = leaves
                 levels[price] = level
                 keys.append(price if side == BUY else -price)
             # Snapshots list levels best first; the keys want best last, strictly increasing.
@@ -553,10 +586,8 @@ class OrderBook:
         return book
 
     def _level_snapshot(self, price: int, level: _Level) -> list[Any]:
-        orders = self._orders
-        leaves = self._leaves
-        live = [o for o in level.orders if orders.get(o[0]) is o]
-        return [price, [[o[0], o[1], leaves[o[0]], o[4]] for o in live]]
+        live = [o for o in level.orders if o["leaves"]]
+        return [price, [[o["id"], o["user"], o["leaves"], o["original"]] for o in live]]
 
     # --- checks --------------------------------------------------------------------------------
     def check_invariants(self) -> None:
@@ -569,43 +600,42 @@ class OrderBook:
             assert keys == sorted(set(keys)), "keys not strictly ascending"
             assert sorted(k * sign for k in keys) == sorted(levels), "keys do not match levels"
             for price, level in levels.items():
-                live = [o for o in level.orders if self._orders.get(o[0]) is o]
+                live = [o for o in level.orders if o["leaves"]]
+                assert all(self._orders[o["id"]] is o for o in live), f"index at {side}/{price}"
                 assert live, f"empty level {side}/{price}"
-                assert level.count == len(live), f"count mismatch at {side}/{price}"
-                leaves = [self._leaves[o[0]] for o in live]
-                assert level.total == sum(leaves), f"total mismatch {side}/{price}"
-                for o, o_leaves in zip(live, leaves, strict=True):
-                    assert o[2] == side and o[3] == price, f"misplaced order {o[0]}"
-                    assert 0 < o_leaves <= o[4], f"bad quantities on {o[0]}"
-                    assert o[0] not in seen, f"order {o[0]} twice"
-                    seen.add(o[0])
+                assert level.dead == len(level.orders) - len(live), f"dead count {side}/{price}"
+                assert level.total == sum(o["leaves"] for o in live), (
+                    f"total mismatch {side}/{price}"
+                )
+                for o in live:
+                    assert o["side"] == side and o["price"] == price, f"misplaced order {o['id']}"
+                    assert 0 < o["leaves"] <= o["original"], f"bad quantities on {o['id']}"
+                    assert o["id"] not in seen, f"order {o['id']} twice"
+                    seen.add(o["id"])
         assert seen == set(self._orders), "index holds orders that are not on a level"
-        assert self._leaves.keys() == self._orders.keys(), "leaves and index disagree"
         bid, ask = self.best_bid(), self.best_ask()
         assert bid is None or ask is None or bid < ask, f"crossed book {bid} >= {ask}"
 
     # --- internals -----------------------------------------------------------------------------
     def _rest(
-        self,
-        order_id: str,
-        user_id: str,
-        side: int,
-        price: int,
-        leaves: int,
-        original: int,
-        append: Any,
+        self, order_id: str, user_id: str, side: int, price: int, leaves: int, original: int
     ) -> None:
         """Puts an order at the back of its level and emits that level's LevelChanged."""
-        order = (order_id, user_id, side, price, original)
+        order = {
+            "id": order_id,
+            "user": user_id,
+            "side": side,
+            "price": price,
+            "leaves": leaves,
+            "original": original,
+        }
         level = (self._bids if side == BUY else self._asks).get(price)
         if level is None:
             level = self._add_level(side, price)
         level.orders.append(order)
-        level.count += 1
         total = level.total = level.total + leaves
         self._orders[order_id] = order
-        self._leaves[order_id] = leaves
-        append(_new(LevelChanged, (side, price, total)))
+        self.events.append((LEVEL_CHANGED, side, price, total))
 
     def _add_level(self, side: int, price: int) -> _Level:
         """Creates an empty level and files its price among the side's keys."""
@@ -634,7 +664,7 @@ class OrderBook:
         quantity: int,
         price: int,
     ) -> None:
-        """Emits the Rejected event for a `place` that failed validation (first failure wins)."""
+        """Emits the Rejected record for a `place` that failed validation (first failure wins)."""
         if (
             side not in (BUY, SELL)
             or order_type not in (LIMIT, MARKET)
@@ -647,12 +677,10 @@ class OrderBook:
             reason = REASON_INVALID_PRICE
         else:
             reason = REASON_DUPLICATE_ORDER_ID
-        self.events.append(Rejected(order_id, user_id, side, quantity, price, reason))
+        self.events.append((REJECTED, order_id, user_id, side, quantity, price, reason))
 
 
 def _fok_fillable(
-    orders: dict[str, tuple[Any, ...]],
-    all_leaves: dict[str, int],
     maker_keys: list[int],
     maker_levels: dict[int, _Level],
     sign: int,
@@ -667,10 +695,10 @@ def _fok_fillable(
         if key < key_limit:
             return False
         for maker in maker_levels[key * sign].orders:
-            if orders.get(maker[0]) is maker:  # not a tombstone
-                if maker[1] == user_id:
+            if maker["leaves"]:  # not a tombstone
+                if maker["user"] == user_id:
                     return False
-                needed -= all_leaves[maker[0]]
+                needed -= maker["leaves"]
                 if needed <= 0:
                     return True
     return False

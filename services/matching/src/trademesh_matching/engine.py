@@ -98,7 +98,7 @@ class PartitionEngine:
 
 
 class _Reporter:
-    """Turns one command's book events into execution reports, trades and book deltas.
+    """Turns one command's book records into execution reports, trades and book deltas.
 
     Ids are `<kind>-<partition>-<offset>-<n>`: unique, and the same on a replay.
     """
@@ -127,8 +127,8 @@ class _Reporter:
             )
         )
 
-    def report(self, events: list[bk.Event]) -> None:
-        for event in events:
+    def report(self, records: list[bk.Record]) -> None:
+        for event in map(bk.decode, records):
             if isinstance(event, bk.Accepted):
                 self._execution(
                     order_id=event.order_id,

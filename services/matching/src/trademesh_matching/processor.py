@@ -9,7 +9,6 @@ books from the last snapshot plus a replay up to the committed offset, then
 re-processes the batch with the same deterministic ids.
 """
 
-import gc
 import logging
 import threading
 import time
@@ -33,6 +32,7 @@ from trademesh_common.kafka import (
 from trademesh_common.metrics import LATENCY_BUCKETS
 from trademesh_common.telemetry import context_from_kafka_headers, kafka_headers
 from trademesh_matching.engine import Outputs, PartitionEngine
+from trademesh_matching.gc_policy import settle_collector
 from trademesh_matching.settings import MatchingSettings
 from trademesh_matching.snapshots import SnapshotStore, store_trades
 
@@ -162,10 +162,8 @@ class MatchingProcessor:
         for tp in partitions:
             self._engines[tp.partition] = self._recover(tp.partition)
             self._refresh_depth(self._engines[tp.partition])
-        # The books are long-lived: move them out of the cyclic collector's sight so its
-        # full collections do not stall matching (the book makes no reference cycles).
-        gc.collect()
-        gc.freeze()
+        # The books are loaded: freeze the heap out of the collector's sight (gc_policy.py).
+        settle_collector()
         self.ready.set()
         log.info("partitions assigned", extra={"partitions": [tp.partition for tp in partitions]})
 
