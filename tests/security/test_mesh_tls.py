@@ -2,12 +2,13 @@
 each service's own certificate; identities enforced; rotation without a failed call."""
 
 import asyncio
-import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import grpc
-import httpx
 import pytest
 
+from tests.conftest import DEADLINE_SECONDS, Trader
 from trademesh.order.v1 import order_pb2, order_pb2_grpc
 from trademesh_common.config import TlsSettings
 from trademesh_common.rpc import create_channel
@@ -15,30 +16,64 @@ from trademesh_common.rpc import create_channel
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def user_client(mesh) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=mesh.gateway_url + "/api/v1",
-        headers={"X-Trademesh-User": f"tls-{uuid.uuid4().hex[:8]}"},
-        timeout=10,
-    )
+@asynccontextmanager
+async def signed_up(mesh, name: str) -> AsyncIterator[Trader]:
+    """A user of the public API (gateway -> auth over mTLS), holding a bearer token."""
+    trader = Trader(mesh.gateway_url, name)
+    try:
+        await trader.sign_up()
+        yield trader
+    finally:
+        await trader.close()
 
 
 async def test_a_trade_crosses_every_hop_under_mutual_tls(tls_mesh):
-    # gateway -> order over mTLS; order -> PostgreSQL and Kafka over TLS; matching consumes,
-    # snapshots to Redis and publishes over TLS; order applies the fill; all with own certs.
-    async with user_client(tls_mesh) as seller, user_client(tls_mesh) as buyer:
+    # gateway -> auth and order over mTLS; order -> PostgreSQL and Kafka over TLS; matching
+    # consumes, snapshots to Redis and publishes over TLS; order applies the fill; market
+    # turns the trade into candles; all with their own certificates.
+    async with signed_up(tls_mesh, "seller") as seller, signed_up(tls_mesh, "buyer") as buyer:
         order = {"symbol": "AAPL", "type": "limit", "quantity": 1, "price": "150.00"}
-        ask = await seller.post("/orders", json={**order, "side": "sell"})
-        assert ask.status_code == 202, ask.text
-        bid = await buyer.post("/orders", json={**order, "side": "buy"})
-        assert bid.status_code == 202, bid.text
-        order_id = bid.json()["order_id"]
-        for _ in range(400):
-            state = (await buyer.get(f"/orders/{order_id}")).json()
-            if state["status"] == "filled":
-                break
-            await asyncio.sleep(0.05)
+        await seller.place(**order, side="sell")
+        bid = await buyer.place(**order, side="buy")
+        state = await buyer.wait_for_order(bid["order_id"], lambda o: o["status"] == "filled")
         assert state["status"] == "filled", state
+        fills = await buyer.http.get(f"/orders/{bid['order_id']}/fills")
+        assert fills.status_code == 200, fills.text
+        trade = await buyer.http.get(f"/trades/{fills.json()['fills'][0]['trade_id']}")
+        assert trade.status_code == 200, trade.text
+        # matching -> Kafka `marketdata` -> market -> Redis/PostgreSQL, read back over mTLS.
+        deadline = asyncio.get_running_loop().time() + DEADLINE_SECONDS
+        while True:
+            quote = await buyer.http.get("/market/AAPL/quote")
+            assert quote.status_code == 200, quote.text
+            if quote.json()["last"] is not None or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        assert quote.json()["last"] == "150.00", quote.json()
+
+
+# One read per backing service's gRPC API and per area of the policy; each must get through.
+EVERY_BACKEND = [
+    ("GET", "/me", None),  # auth
+    ("POST", "/watchlists", {"name": "tls"}),  # auth
+    ("GET", "/watchlists", None),  # auth
+    ("GET", "/orders", None),  # order
+    ("GET", "/positions", None),  # order
+    ("GET", "/market/AAPL/book", None),  # order (instruments) and matching
+    ("GET", "/market/instruments", None),  # market
+    ("GET", "/market/AAPL/depth", None),  # market
+    ("GET", "/social/AAPL/posts", None),  # social
+    ("POST", "/social/AAPL/posts", {"text": "mutual TLS all the way down"}),  # social
+    ("GET", "/social/AAPL/sentiment", None),  # social
+    ("GET", "/news", None),  # news
+]
+
+
+async def test_the_gateway_reaches_every_service_under_mutual_tls_and_the_policy(tls_mesh):
+    async with signed_up(tls_mesh, "reader") as reader:
+        for method, path, body in EVERY_BACKEND:
+            response = await reader.http.request(method, path, json=body)
+            assert response.status_code in (200, 201), (method, path, response.text)
 
 
 def order_target(mesh) -> str:
@@ -69,12 +104,14 @@ async def test_the_order_service_refuses_a_plaintext_caller(tls_mesh):
 
 
 async def test_rotating_every_certificate_under_steady_traffic_fails_no_request(tls_mesh):
+    # Reads that cross the gateway's channel to each service in turn.
+    paths = [path for method, path, _ in EVERY_BACKEND if method == "GET"]
     requests, failures = 300, []
-    async with user_client(tls_mesh) as client:
+    async with signed_up(tls_mesh, "steady") as trader:
 
         async def traffic() -> None:
             for i in range(requests):
-                response = await client.get("/orders", params={"limit": 5})
+                response = await trader.http.get(paths[i % len(paths)])
                 if response.status_code != 200:
                     failures.append((i, response.status_code, response.text))
                 await asyncio.sleep(0.01)

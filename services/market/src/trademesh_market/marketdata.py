@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -35,6 +36,7 @@ from trademesh_market.book import ASK, BID, apply_level, price_of
 from trademesh_market.candles import Candle, TradeTick
 from trademesh_market.quotes import quote_for, store_quote
 from trademesh_market.store import Instrument
+from trademesh_market.timestamps import to_us
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,11 @@ RETRY_FIRST_DELAY_SECONDS = 0.2
 RETRY_MAX_DELAY_SECONDS = 5.0
 DELIVERY_TIMEOUT_SECONDS = 10.0
 _SIDES = {orders_pb2.SIDE_BUY: BID, orders_pb2.SIDE_SELL: ASK}
+# A record that decodes but cannot be stored would be retried forever and stall its
+# partition, so decode() refuses it up front: times a datetime can hold (before the year
+# 10000) and trade ids PostgreSQL can store and index (no NUL, short).
+MAX_TIME_US = to_us(datetime(9999, 12, 31, tzinfo=UTC))
+MAX_TRADE_ID_CHARS = 128
 
 
 class BadEvent(ValueError):
@@ -100,8 +107,12 @@ def decode(value: bytes, instruments: Mapping[str, Instrument]) -> TradeTick | L
         trade = event.trade
         if not trade.trade_id:
             raise BadEvent("trade without trade_id")
+        if len(trade.trade_id) > MAX_TRADE_ID_CHARS or "\x00" in trade.trade_id:
+            raise BadEvent(f"trade_id longer than {MAX_TRADE_ID_CHARS} characters or with NUL")
         if trade.price_ticks <= 0 or trade.quantity <= 0 or trade.created_at_us <= 0:
             raise BadEvent("trade price, quantity and time must be positive")
+        if trade.created_at_us > MAX_TIME_US:
+            raise BadEvent(f"trade time beyond the year 9999: {trade.created_at_us}")
         return TradeTick(
             trade_id=trade.trade_id,
             symbol=event.symbol,
@@ -116,6 +127,8 @@ def decode(value: bytes, instruments: Mapping[str, Instrument]) -> TradeTick | L
             raise BadEvent(f"book delta with unknown side {delta.side}")
         if delta.price_ticks <= 0 or delta.quantity < 0:
             raise BadEvent("book delta price must be positive and quantity not negative")
+        if not 0 <= delta.created_at_us <= MAX_TIME_US:
+            raise BadEvent(f"book delta time out of range: {delta.created_at_us}")
         return LevelChange(
             event.symbol, side, delta.price_ticks, delta.quantity, delta.created_at_us
         )
