@@ -70,20 +70,26 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
-            {{- if include "common.certificateOn" . }}
+            {{- if include "common.appTlsOn" . }}
             - name: tls
               mountPath: /etc/trademesh/tls
+              readOnly: true
+            - name: authz
+              mountPath: /etc/trademesh/authz
               readOnly: true
             {{- end }}
       volumes:
         - name: tmp
           emptyDir:
             sizeLimit: {{ .Values.tmpSizeLimit | default "64Mi" }}
-        {{- if include "common.certificateOn" . }}
+        {{- if include "common.appTlsOn" . }}
         # A projected Secret (not subPath) so that renewed certificates reach the running
         # process, which reloads them.
         - name: tls
           secret:
             secretName: {{ include "common.fullname" . }}-tls
+        - name: authz
+          configMap:
+            name: {{ include "common.fullnameFor" (dict "name" "authz-policy" "context" .) }}
         {{- end }}
 {{- end -}}

@@ -1,0 +1,121 @@
+"""The gRPC authorization policy as the chart carries it: one ConfigMap per release,
+rendered from the services' own policy file, mounted into every service and naming
+the identities the release's certificates carry."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from trademesh_common.authz import AuthorizationPolicy
+from trademesh_devstack import charts
+from trademesh_devstack.charts import Render, ci_values
+
+pytestmark = pytest.mark.kube
+
+SERVICES = ("gateway", "auth", "order", "matching", "market", "social", "news")
+POLICY_FILE = Path(__file__).parents[2] / "libs/common/src/trademesh_common/authz_policy.yaml"
+PLACE_ORDER = "/trademesh.order.v1.OrderService/PlaceOrder"
+ROTATE_KEY = "/trademesh.auth.v1.AuthService/RotateSigningKey"
+
+
+def container_of(objects: list[charts.Obj], deployment: str) -> charts.Obj:
+    return charts.named(objects, "Deployment", deployment)["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+
+
+def env_of(objects: list[charts.Obj], deployment: str) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in container_of(objects, deployment)["env"]}
+
+
+def mounted_file(objects: list[charts.Obj], deployment: str, path: str) -> tuple[str, str]:
+    """(kind:name of the volume's source, key) behind a file path in the container."""
+    pod = charts.named(objects, "Deployment", deployment)["spec"]["template"]["spec"]
+    for mount in container_of(objects, deployment)["volumeMounts"]:
+        if path.startswith(mount["mountPath"] + "/"):
+            volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+            key = path.removeprefix(mount["mountPath"] + "/")
+            if "configMap" in volume:
+                return f"ConfigMap:{volume['configMap']['name']}", key
+            return f"Secret:{volume['secret']['secretName']}", key
+    raise AssertionError(f"{deployment}: nothing mounted at {path}")
+
+
+def policy_of(objects: list[charts.Obj], deployment: str) -> AuthorizationPolicy:
+    """The policy the service loads: the file its env names, from what is mounted there."""
+    env = env_of(objects, deployment)
+    source, key = mounted_file(objects, deployment, env["TRADEMESH_AUTHZ_POLICY_FILE"])
+    kind, name = source.split(":")
+    assert kind == "ConfigMap"
+    text = charts.named(objects, "ConfigMap", name)["data"][key]
+    return AuthorizationPolicy.from_mapping(yaml.safe_load(text), env["TRADEMESH_AUTHZ_NAMESPACE"])
+
+
+def identity_of(objects: list[charts.Obj], release: str, service: str) -> str:
+    (uri,) = charts.named(objects, "Certificate", f"{release}-{service}")["spec"]["uris"]
+    return uri
+
+
+@pytest.mark.parametrize("release", ["trademesh", "trademesh-green"])
+def test_every_service_reads_the_policy_naming_the_identities_of_its_release(
+    render: Render, release: str
+):
+    objects = render(release=release, namespace="prod")
+    gateway = identity_of(objects, release, "gateway")
+    assert gateway == f"spiffe://trademesh.local/ns/prod/sa/{release}-gateway"
+    repository = AuthorizationPolicy.load(POLICY_FILE, namespace="prod")
+    for service in SERVICES:
+        policy = policy_of(objects, f"{release}-{service}")
+        # The same rules as the services' built-in copy, for this release's identities.
+        assert set(policy.rules) == set(repository.rules)
+        for method in policy.rules:
+            if method.endswith("/*") or method == ROTATE_KEY:
+                continue
+            assert policy.decide(method, gateway) is None, (service, method)
+        assert policy.decide(ROTATE_KEY, gateway) is not None
+        for other in SERVICES:
+            if other != "gateway":
+                denied = policy.decide(PLACE_ORDER, identity_of(objects, release, other))
+                assert denied is not None and "may not call" in denied
+
+
+def test_a_service_account_and_trust_domain_of_your_own_are_followed(render: Render):
+    objects = render(
+        sets=[
+            "gateway.serviceAccount.name=edge",
+            "global.certManager.trustDomain=example.org",
+        ]
+    )
+    gateway = identity_of(objects, "trademesh", "gateway")
+    assert gateway == "spiffe://example.org/ns/trademesh/sa/edge"
+    assert policy_of(objects, "trademesh-order").decide(PLACE_ORDER, gateway) is None
+
+
+def test_without_cert_manager_your_own_secrets_keep_mutual_tls_and_the_policy(render: Render):
+    objects = render([ci_values("existing-secrets")])
+    assert charts.of_kind(objects, "Certificate") == []
+    assert charts.of_kind(objects, "Issuer") == []
+    for service in SERVICES:
+        deployment = f"trademesh-{service}"
+        env = env_of(objects, deployment)
+        for variable, key in (
+            ("TRADEMESH_TLS_CERT_FILE", "tls.crt"),
+            ("TRADEMESH_TLS_KEY_FILE", "tls.key"),
+            ("TRADEMESH_TLS_CA_FILE", "ca.crt"),
+        ):
+            assert mounted_file(objects, deployment, env[variable]) == (
+                f"Secret:{deployment}-tls",
+                key,
+            )
+        assert policy_of(objects, deployment).rules
+
+
+def test_with_tls_off_there_is_no_policy_to_mount(render: Render):
+    objects = render([ci_values("no-cert-manager")])
+    names = [obj["metadata"]["name"] for obj in charts.of_kind(objects, "ConfigMap")]
+    assert "trademesh-authz-policy" not in names
+    for service in SERVICES:
+        env = env_of(objects, f"trademesh-{service}")
+        assert "TRADEMESH_TLS_CERT_FILE" not in env
+        assert "TRADEMESH_AUTHZ_POLICY_FILE" not in env
