@@ -119,3 +119,51 @@ def test_with_tls_off_there_is_no_policy_to_mount(render: Render):
         env = env_of(objects, f"trademesh-{service}")
         assert "TRADEMESH_TLS_CERT_FILE" not in env
         assert "TRADEMESH_AUTHZ_POLICY_FILE" not in env
+
+
+MESH = ["global.certManager.enabled=false"]
+
+
+def test_under_istio_only_the_gateway_reaches_the_services_grpc(render: Render):
+    objects = render(sets=[*MESH, "global.serviceMesh.provider=istio"])
+    policies = {p["metadata"]["name"]: p for p in charts.of_kind(objects, "AuthorizationPolicy")}
+    assert set(policies) == {f"trademesh-{s}" for s in SERVICES if s != "gateway"}
+    for name, policy in policies.items():
+        grpc_rules = [rule for rule in policy["spec"]["rules"] if "from" in rule]
+        gateway = "cluster.local/ns/trademesh/sa/trademesh-gateway"
+        assert grpc_rules == [
+            {
+                "from": [{"source": {"principals": [gateway]}}],
+                "to": [{"operation": {"ports": ["50051"]}}],
+            }
+        ], name
+    for service in SERVICES:
+        labels = charts.named(objects, "Deployment", f"trademesh-{service}")["spec"]["template"][
+            "metadata"
+        ]["labels"]
+        assert labels["sidecar.istio.io/inject"] == "true"
+        assert "TRADEMESH_TLS_CERT_FILE" not in env_of(objects, f"trademesh-{service}")
+
+
+@pytest.mark.parametrize("app_tls", [False, True])
+def test_under_linkerd_only_the_gateway_identity_is_authorized(render: Render, app_tls: bool):
+    sets = ["global.serviceMesh.provider=linkerd"] + ([] if app_tls else MESH)
+    objects = render(sets=sets)
+    for service in SERVICES:
+        deployment = f"trademesh-{service}"
+        annotations = charts.named(objects, "Deployment", deployment)["spec"]["template"][
+            "metadata"
+        ]["annotations"]
+        assert annotations["linkerd.io/inject"] == "enabled"
+        if service == "gateway":
+            continue
+        # The application's own TLS passes through the proxy untouched.
+        assert (annotations.get("config.linkerd.io/opaque-ports") == "50051") is app_tls
+        server = charts.named(objects, "Server", f"{deployment}-grpc")
+        assert server["spec"]["proxyProtocol"] == ("opaque" if app_tls else "gRPC")
+        authn = charts.named(objects, "MeshTLSAuthentication", f"{deployment}-callers")
+        assert authn["spec"]["identities"] == [
+            "trademesh-gateway.trademesh.serviceaccount.identity.linkerd.cluster.local"
+        ]
+        policy = charts.named(objects, "AuthorizationPolicy", f"{deployment}-grpc")
+        assert policy["spec"]["targetRef"]["name"] == server["metadata"]["name"]

@@ -22,12 +22,19 @@ spec:
     metadata:
       labels:
         {{- include "common.podLabels" . | nindent 8 }}
+        {{- include "common.meshPodLabels" . | nindent 8 }}
         {{- with .Values.podLabels }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
-      {{- with .Values.podAnnotations }}
+      {{- $annotations := include "common.meshPodAnnotations" . | trim }}
+      {{- if or .Values.podAnnotations $annotations }}
       annotations:
+        {{- with $annotations }}
+        {{- . | nindent 8 }}
+        {{- end }}
+        {{- with .Values.podAnnotations }}
         {{- toYaml . | nindent 8 }}
+        {{- end }}
       {{- end }}
     spec:
       serviceAccountName: {{ include "common.serviceAccountName" . }}
