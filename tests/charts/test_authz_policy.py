@@ -15,6 +15,7 @@ pytestmark = pytest.mark.kube
 
 SERVICES = ("gateway", "auth", "order", "matching", "market", "social", "news")
 POLICY_FILE = Path(__file__).parents[2] / "libs/common/src/trademesh_common/authz_policy.yaml"
+
 PLACE_ORDER = "/trademesh.order.v1.OrderService/PlaceOrder"
 ROTATE_KEY = "/trademesh.auth.v1.AuthService/RotateSigningKey"
 
@@ -80,6 +81,21 @@ def test_every_service_reads_the_policy_naming_the_identities_of_its_release(
                 assert denied is not None and "may not call" in denied
 
 
+def test_the_policy_grants_no_call_the_charts_call_graph_does_not_allow():
+    # The policy and each chart's callers.grpc (its NetworkPolicy, and the service mesh's
+    # authorization) must tell the same story: a grant the network forbids is a mistake.
+    policy = AuthorizationPolicy.load(POLICY_FILE, namespace="trademesh")
+    prefix = "spiffe://trademesh.local/ns/trademesh/sa/"
+    for method, callers in policy.rules.items():
+        area = method.split(".")[1]  # /trademesh.<area>.v1.Service/Method
+        if area not in SERVICES:
+            continue  # grpc.health: any peer
+        values = yaml.safe_load((charts.CHARTS_DIR / area / "values.yaml").read_text())
+        allowed = set(values["callers"]["grpc"])
+        named = {caller.removeprefix(prefix) for caller in callers if caller != "*"}
+        assert named <= allowed, f"{method}: {sorted(named - allowed)} not in {area}'s callers"
+
+
 def test_a_service_account_and_trust_domain_of_your_own_are_followed(render: Render):
     objects = render(
         sets=[
@@ -137,11 +153,14 @@ def test_under_istio_only_the_gateway_reaches_the_services_grpc(render: Render):
                 "to": [{"operation": {"ports": ["50051"]}}],
             }
         ], name
+    (strict,) = charts.of_kind(objects, "PeerAuthentication")
+    assert strict["spec"]["mtls"] == {"mode": "STRICT"}
     for service in SERVICES:
         labels = charts.named(objects, "Deployment", f"trademesh-{service}")["spec"]["template"][
             "metadata"
         ]["labels"]
         assert labels["sidecar.istio.io/inject"] == "true"
+        assert charts.selects(strict["spec"]["selector"], labels)
         assert "TRADEMESH_TLS_CERT_FILE" not in env_of(objects, f"trademesh-{service}")
 
 
