@@ -15,7 +15,6 @@ pytestmark = pytest.mark.kube
 
 SERVICES = ("gateway", "auth", "order", "matching", "market", "social", "news")
 POLICY_FILE = Path(__file__).parents[2] / "libs/common/src/trademesh_common/authz_policy.yaml"
-
 PLACE_ORDER = "/trademesh.order.v1.OrderService/PlaceOrder"
 ROTATE_KEY = "/trademesh.auth.v1.AuthService/RotateSigningKey"
 

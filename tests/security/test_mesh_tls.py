@@ -7,13 +7,23 @@ from contextlib import asynccontextmanager
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.conftest import DEADLINE_SECONDS, Trader
+from trademesh.auth.v1 import auth_pb2
+from trademesh.market.v1 import market_pb2
+from trademesh.matching.v1 import matching_pb2
+from trademesh.news.v1 import news_pb2
 from trademesh.order.v1 import order_pb2, order_pb2_grpc
+from trademesh.social.v1 import social_pb2
 from trademesh_common.config import TlsSettings
 from trademesh_common.rpc import create_channel
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+SERVICE_DESCRIPTORS = {
+    module.__name__.split(".")[1]: next(iter(module.DESCRIPTOR.services_by_name.values()))
+    for module in (auth_pb2, order_pb2, matching_pb2, market_pb2, social_pb2, news_pb2)
+}
 
 
 @asynccontextmanager
@@ -95,12 +105,39 @@ async def test_a_service_may_not_call_what_the_policy_does_not_give_it(tls_mesh)
     assert "sa/social may not call" in (denied.value.details() or "")
 
 
-async def test_the_order_service_refuses_a_plaintext_caller(tls_mesh):
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{tls_mesh.services['order'].grpc_port}") as ch:
-        stub = order_pb2_grpc.OrderServiceStub(ch)
+GRPC_SERVICES = ["auth", "order", "matching", "market", "social", "news"]
+
+
+@pytest.mark.parametrize("service", GRPC_SERVICES)
+async def test_every_service_refuses_a_plaintext_caller(tls_mesh, service):
+    async with grpc.aio.insecure_channel(tls_mesh.services[service].grpc_target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await stub.GetOrder(order_pb2.GetOrderRequest(), timeout=5)
+            await stub.Check(health_pb2.HealthCheckRequest(), timeout=5)
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+@pytest.mark.parametrize("service", GRPC_SERVICES)
+async def test_every_service_answers_a_mesh_peer_and_only_the_gateway_calls_its_api(
+    tls_mesh, service
+):
+    # With the market service's certificate: health is open to any mesh peer, the
+    # service's own API (first method of its proto) only to the gateway.
+    descriptor = SERVICE_DESCRIPTORS[service]
+    method = f"/{descriptor.full_name}/{descriptor.methods[0].name}"
+    caller = "social" if service == "market" else "market"
+    async with create_channel(
+        tls_mesh.services[service].grpc_target, tls_of(tls_mesh.certificates[caller])
+    ) as channel:
+        health = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=5
+        )
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        call = channel.unary_unary(method, request_serializer=bytes, response_deserializer=bytes)
+        with pytest.raises(grpc.aio.AioRpcError) as denied:
+            await call(b"", timeout=5)
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert f"sa/{caller} may not call {method}" in (denied.value.details() or "")
 
 
 async def test_rotating_every_certificate_under_steady_traffic_fails_no_request(tls_mesh):
