@@ -75,6 +75,8 @@ class DecodedBatch:
     trades: list[TradeTick] = field(default_factory=list)
     levels: list[LevelChange] = field(default_factory=list)
     dead_letters: list[tuple[Message, str]] = field(default_factory=list)
+    # The record each trade came from, to dead-letter a trade the store refuses.
+    sources: dict[TradeTick, Message] = field(default_factory=dict)
 
 
 def decode_batch(
@@ -89,6 +91,7 @@ def decode_batch(
             continue
         if isinstance(event, TradeTick):
             batch.trades.append(event)
+            batch.sources[event] = message
         else:
             batch.levels.append(event)
     return batch
@@ -164,7 +167,7 @@ class MarketDataConsumer:
 
     async def process(self, messages: Sequence[Message], stop: asyncio.Event) -> None:
         batch = decode_batch(messages, self._instruments)
-        applied = await _until_done("apply trades to candles", self._record, batch.trades, stop)
+        applied = await _until_done("apply trades to candles", self._record, batch, stop)
         if applied is None:
             return  # stopping: nothing committed, the batch is replayed
         if await _until_done("apply book levels", self._apply_levels, batch.levels, stop) is None:
@@ -184,9 +187,29 @@ class MarketDataConsumer:
         except Exception as exc:  # e.g. partitions revoked: the new owner replays harmlessly
             log.warning("could not commit marketdata offsets", extra={"error": repr(exc)})
 
-    async def _record(self, trades: list[TradeTick]) -> tuple[list[TradeTick], list[Candle]]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await store.record_trades(conn, trades)
+    async def _record(self, batch: DecodedBatch) -> tuple[list[TradeTick], list[Candle]]:
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                return await store.record_trades(conn, batch.trades)
+        except asyncpg.DataError:
+            # A trade the store can never hold (e.g. its quantity overflows its candles'
+            # volume) would fail this batch forever: apply the trades one by one instead
+            # and dead-letter only the ones refused, so the partition moves on.
+            pass
+        fresh: list[TradeTick] = []
+        candles: list[Candle] = []
+        refused: list[tuple[Message, str]] = []
+        for trade in batch.trades:
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    new, changed = await store.record_trades(conn, [trade])
+            except asyncpg.DataError as error:
+                refused.append((batch.sources[trade], f"cannot be stored: {error}"))
+                continue
+            fresh += new
+            candles += changed
+        batch.dead_letters += refused
+        return fresh, candles
 
     async def _apply_levels(self, levels: list[LevelChange]) -> bool:
         if levels:
