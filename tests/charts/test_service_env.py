@@ -9,6 +9,7 @@ import pytest
 from pydantic_settings import BaseSettings
 
 from trademesh_auth.settings import AuthSettings
+from trademesh_common.authz import NAMESPACE_ENV, POLICY_FILE_ENV
 from trademesh_devstack import charts
 from trademesh_devstack.charts import Render
 from trademesh_gateway.settings import GatewaySettings
@@ -30,8 +31,9 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "social": SocialSettings,
     "news": NewsSettings,
 }
-# Set by the charts for the OpenTelemetry SDK, not for the service's settings.
-NOT_SETTINGS = {"OTEL_RESOURCE_ATTRIBUTES"}
+# Set by the charts for the OpenTelemetry SDK and for the gRPC authorization interceptor
+# (trademesh_common.authz reads its two variables itself), not for the service's settings.
+NOT_SETTINGS = {"OTEL_RESOURCE_ATTRIBUTES", POLICY_FILE_ENV, NAMESPACE_ENV}
 LOOPBACK = ("127.0.0.1", "localhost")
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = {name: ROOT / "services" / name / "src" for name in SETTINGS} | {

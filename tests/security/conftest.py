@@ -16,6 +16,13 @@ from trademesh_devstack.pki import LeafFiles, LocalCA
 from trademesh_devstack.stack import AttachedStack, DevStack, Stack
 
 ENV_FILE_VAR = "TRADEMESH_TLS_DEVSTACK_ENV_FILE"
+TLS_MESH_ENV = {
+    "order": {"TRADEMESH_PAPER_STARTING_POSITIONS": "AAPL:1000"},
+    # The cheapest argon2id allowed: generated sign-ups and log-ins each cost a hash.
+    "auth": {"TRADEMESH_ARGON2_TIME_COST": "1", "TRADEMESH_ARGON2_MEMORY_KIB": "8192"},
+    # schemathesis sends every case as one user, faster than the production per-user limit.
+    "gateway": {"TRADEMESH_RATE_LIMIT_PER_USER": "1000000"},
+}
 
 
 @pytest.fixture(scope="session")
@@ -46,12 +53,7 @@ def stranger(tmp_path_factory: pytest.TempPathFactory) -> LeafFiles:
 
 @pytest.fixture(scope="session")
 def tls_mesh(tls_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
-    running = Mesh(
-        tls_stack,
-        tmp_path_factory.mktemp("tls-mesh"),
-        extra_env={"order": {"TRADEMESH_PAPER_STARTING_POSITIONS": "AAPL:1000"}},
-        tls=True,
-    )
+    running = Mesh(tls_stack, tmp_path_factory.mktemp("tls-mesh"), extra_env=TLS_MESH_ENV, tls=True)
     try:
         running.start()
         yield running

@@ -22,12 +22,19 @@ spec:
     metadata:
       labels:
         {{- include "common.podLabels" . | nindent 8 }}
+        {{- include "common.meshPodLabels" . | nindent 8 }}
         {{- with .Values.podLabels }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
-      {{- with .Values.podAnnotations }}
+      {{- $annotations := include "common.meshPodAnnotations" . | trim }}
+      {{- if or .Values.podAnnotations $annotations }}
       annotations:
+        {{- with $annotations }}
+        {{- . | nindent 8 }}
+        {{- end }}
+        {{- with .Values.podAnnotations }}
         {{- toYaml . | nindent 8 }}
+        {{- end }}
       {{- end }}
     spec:
       serviceAccountName: {{ include "common.serviceAccountName" . }}
@@ -70,20 +77,26 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
-            {{- if include "common.certificateOn" . }}
+            {{- if include "common.appTlsOn" . }}
             - name: tls
               mountPath: /etc/trademesh/tls
+              readOnly: true
+            - name: authz
+              mountPath: /etc/trademesh/authz
               readOnly: true
             {{- end }}
       volumes:
         - name: tmp
           emptyDir:
             sizeLimit: {{ .Values.tmpSizeLimit | default "64Mi" }}
-        {{- if include "common.certificateOn" . }}
+        {{- if include "common.appTlsOn" . }}
         # A projected Secret (not subPath) so that renewed certificates reach the running
         # process, which reloads them.
         - name: tls
           secret:
             secretName: {{ include "common.fullname" . }}-tls
+        - name: authz
+          configMap:
+            name: {{ include "common.fullnameFor" (dict "name" "authz-policy" "context" .) }}
         {{- end }}
 {{- end -}}

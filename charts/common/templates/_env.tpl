@@ -37,13 +37,18 @@ TRADEMESH_<COMPONENT>_URL (HTTP).
 {{- end }}
 - name: OTEL_RESOURCE_ATTRIBUTES
   value: {{ printf "service.namespace=%s,deployment.environment=%s,trademesh.color=%s" (include "common.stack" .) ($global.environment | default "prod") (include "common.color" .) | quote }}
-{{- if include "common.certificateOn" . }}
+{{- if include "common.appTlsOn" . }}
 - name: TRADEMESH_TLS_CERT_FILE
   value: /etc/trademesh/tls/tls.crt
 - name: TRADEMESH_TLS_KEY_FILE
   value: /etc/trademesh/tls/tls.key
 - name: TRADEMESH_TLS_CA_FILE
   value: /etc/trademesh/tls/ca.crt
+{{- /* The umbrella's ConfigMap <release>-authz-policy (trademesh_common.authz). */}}
+- name: TRADEMESH_AUTHZ_POLICY_FILE
+  value: /etc/trademesh/authz/policy.yaml
+- name: TRADEMESH_AUTHZ_NAMESPACE
+  value: {{ .Release.Namespace | quote }}
 {{- end }}
 {{- range $name, $value := .Values.env }}
 - name: {{ $name }}

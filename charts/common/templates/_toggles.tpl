@@ -24,3 +24,12 @@ true
 {{- $global := ((.Values.global).networkPolicy).enabled -}}
 {{- include "common.toggle" (dict "local" .Values.networkPolicy.enabled "global" (kindIs "bool" $global | ternary $global true)) -}}
 {{- end -}}
+
+{{/*
+Whether the service speaks mutual TLS on gRPC with a certificate mounted from the Secret
+<release>-<component>-tls: issued by cert-manager (common.certificateOn), or made by you
+for a cluster without cert-manager (global.tls.existingSecrets).
+*/}}
+{{- define "common.appTlsOn" -}}
+{{- if or (include "common.certificateOn" .) ((.Values.global).tls).existingSecrets }}true{{ end -}}
+{{- end -}}

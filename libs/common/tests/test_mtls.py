@@ -23,6 +23,7 @@ from trademesh_devstack.pki import LeafFiles, LocalCA
 
 PLACE_ORDER = "/trademesh.order.v1.OrderService/PlaceOrder"
 GET_DEPTH = "/trademesh.matching.v1.MatchingService/GetDepth"
+GET_JWKS = "/trademesh.auth.v1.AuthService/GetJwks"
 
 
 def tls_of(files: LeafFiles) -> TlsSettings:
@@ -49,8 +50,8 @@ async def server(ca: LocalCA) -> AsyncIterator[tuple[GrpcServer, LeafFiles]]:
                 {"PlaceOrder": grpc.unary_unary_rpc_method_handler(_echo)},
             ),
             grpc.method_handlers_generic_handler(
-                "trademesh.matching.v1.MatchingService",
-                {"GetDepth": grpc.unary_unary_rpc_method_handler(_echo)},
+                "trademesh.auth.v1.AuthService",
+                {"GetJwks": grpc.unary_unary_rpc_method_handler(_echo)},
             ),
         ]
     )
@@ -123,7 +124,8 @@ async def test_a_valid_certificate_with_the_wrong_identity_is_denied(server, ca)
 async def test_the_same_identity_is_allowed_one_method_and_denied_another(server, ca):
     running, _ = server
     async with create_channel(f"localhost:{running.port}", tls_of(ca.issue("market"))) as ch:
-        assert await call(ch, GET_DEPTH) == b"ping"
+        # Any mesh peer may fetch the token keys; only the gateway may place orders.
+        assert await call(ch, GET_JWKS) == b"ping"
         with pytest.raises(grpc.aio.AioRpcError) as denied:
             await call(ch, PLACE_ORDER)
     assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED

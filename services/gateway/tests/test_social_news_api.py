@@ -254,6 +254,10 @@ async def test_sentiment_window_and_interval(api):
     assert body["interval"] == "1d" and body["buckets"][0]["start"] == "2024-05-01T00:00:00Z"
     bad = await client.get("/api/v1/social/AAPL/sentiment?interval=5m")
     assert bad.status_code == 400
+    # Documented as ISO 8601: a number is not read as a Unix time (found by schemathesis).
+    for number in ("1714694400", "-2.225073858507203e-309"):
+        unix = await client.get("/api/v1/social/AAPL/sentiment", params={"from": number})
+        assert unix.status_code == 400 and "ISO 8601" in unix.text, unix.text
 
 
 async def test_news_symbols_are_split_and_checked(api):

@@ -347,3 +347,41 @@ async def test_unknown_symbols_and_bad_arguments(market):
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await market.GetDepth(market_pb2.GetDepthRequest(symbol="AAPL", depth=500))
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_trade_the_store_cannot_hold_is_dead_lettered_not_retried_forever(
+    market, publish, market_stack
+):
+    # Each quantity fits an int64; together they overflow the daily candle's volume.
+    now_us = time.time_ns() // 1000
+    first = trade_event("JPM", 15_000, 2**62, now_us)
+    overflowing = trade_event("JPM", 15_001, 2**62, now_us + 1)
+    after = trade_event("JPM", 15_123, 1, now_us + 2)
+    dlq = Consumer(
+        {
+            "bootstrap.servers": market_stack.bootstrap,
+            "group.id": f"dlq-reader-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    dlq.subscribe([dead_letter_topic(market_stack.topic)])
+    try:
+        await publish(first, overflowing, after)
+
+        async def traded() -> bool:
+            quote = await market.GetQuote(market_pb2.GetQuoteRequest(symbol="JPM"))
+            return quote.last == "151.23"
+
+        await wait_until(traded, "the JPM trade after the one that cannot be stored")
+        wanted = overflowing.trade.trade_id
+        reason = None
+        deadline = time.monotonic() + 20
+        while reason is None and time.monotonic() < deadline:
+            message = await asyncio.to_thread(dlq.poll, 0.5)
+            if message is None or message.error() is not None:
+                continue
+            if wanted.encode() in message.value():
+                reason = dict(message.headers())["x-dead-letter-reason"].decode()
+        assert reason is not None and reason.startswith("cannot be stored")
+    finally:
+        await asyncio.to_thread(dlq.close)

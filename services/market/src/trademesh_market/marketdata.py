@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -37,6 +38,7 @@ from trademesh_market.candles import Candle, TradeTick
 from trademesh_market.metrics import UPDATE_DELAY_SECONDS
 from trademesh_market.quotes import quote_for, store_quote
 from trademesh_market.store import Instrument
+from trademesh_market.timestamps import to_us
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,11 @@ RETRY_FIRST_DELAY_SECONDS = 0.2
 RETRY_MAX_DELAY_SECONDS = 5.0
 DELIVERY_TIMEOUT_SECONDS = 10.0
 _SIDES = {orders_pb2.SIDE_BUY: BID, orders_pb2.SIDE_SELL: ASK}
+# A record that decodes but cannot be stored would be retried forever and stall its
+# partition, so decode() refuses it up front: times a datetime can hold (before the year
+# 10000) and trade ids PostgreSQL can store and index (no NUL, short).
+MAX_TIME_US = to_us(datetime(9999, 12, 31, tzinfo=UTC))
+MAX_TRADE_ID_CHARS = 128
 
 
 class BadEvent(ValueError):
@@ -70,6 +77,8 @@ class DecodedBatch:
     trades: list[TradeTick] = field(default_factory=list)
     levels: list[LevelChange] = field(default_factory=list)
     dead_letters: list[tuple[Message, str]] = field(default_factory=list)
+    # The record each trade came from, to dead-letter a trade the store refuses.
+    sources: dict[TradeTick, Message] = field(default_factory=dict)
 
 
 def decode_batch(
@@ -84,6 +93,7 @@ def decode_batch(
             continue
         if isinstance(event, TradeTick):
             batch.trades.append(event)
+            batch.sources[event] = message
         else:
             batch.levels.append(event)
     return batch
@@ -102,8 +112,12 @@ def decode(value: bytes, instruments: Mapping[str, Instrument]) -> TradeTick | L
         trade = event.trade
         if not trade.trade_id:
             raise BadEvent("trade without trade_id")
+        if len(trade.trade_id) > MAX_TRADE_ID_CHARS or "\x00" in trade.trade_id:
+            raise BadEvent(f"trade_id longer than {MAX_TRADE_ID_CHARS} characters or with NUL")
         if trade.price_ticks <= 0 or trade.quantity <= 0 or trade.created_at_us <= 0:
             raise BadEvent("trade price, quantity and time must be positive")
+        if trade.created_at_us > MAX_TIME_US:
+            raise BadEvent(f"trade time beyond the year 9999: {trade.created_at_us}")
         return TradeTick(
             trade_id=trade.trade_id,
             symbol=event.symbol,
@@ -118,6 +132,8 @@ def decode(value: bytes, instruments: Mapping[str, Instrument]) -> TradeTick | L
             raise BadEvent(f"book delta with unknown side {delta.side}")
         if delta.price_ticks <= 0 or delta.quantity < 0:
             raise BadEvent("book delta price must be positive and quantity not negative")
+        if not 0 <= delta.created_at_us <= MAX_TIME_US:
+            raise BadEvent(f"book delta time out of range: {delta.created_at_us}")
         return LevelChange(
             event.symbol, side, delta.price_ticks, delta.quantity, delta.created_at_us
         )
@@ -153,7 +169,7 @@ class MarketDataConsumer:
 
     async def process(self, messages: Sequence[Message], stop: asyncio.Event) -> None:
         batch = decode_batch(messages, self._instruments)
-        applied = await _until_done("apply trades to candles", self._record, batch.trades, stop)
+        applied = await _until_done("apply trades to candles", self._record, batch, stop)
         if applied is None:
             return  # stopping: nothing committed, the batch is replayed
         if await _until_done("apply book levels", self._apply_levels, batch.levels, stop) is None:
@@ -175,9 +191,29 @@ class MarketDataConsumer:
         except Exception as exc:  # e.g. partitions revoked: the new owner replays harmlessly
             log.warning("could not commit marketdata offsets", extra={"error": repr(exc)})
 
-    async def _record(self, trades: list[TradeTick]) -> tuple[list[TradeTick], list[Candle]]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await store.record_trades(conn, trades)
+    async def _record(self, batch: DecodedBatch) -> tuple[list[TradeTick], list[Candle]]:
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                return await store.record_trades(conn, batch.trades)
+        except asyncpg.DataError:
+            # A trade the store can never hold (e.g. its quantity overflows its candles'
+            # volume) would fail this batch forever: apply the trades one by one instead
+            # and dead-letter only the ones refused, so the partition moves on.
+            pass
+        fresh: list[TradeTick] = []
+        candles: list[Candle] = []
+        refused: list[tuple[Message, str]] = []
+        for trade in batch.trades:
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    new, changed = await store.record_trades(conn, [trade])
+            except asyncpg.DataError as error:
+                refused.append((batch.sources[trade], f"cannot be stored: {error}"))
+                continue
+            fresh += new
+            candles += changed
+        batch.dead_letters += refused
+        return fresh, candles
 
     async def _apply_levels(self, levels: list[LevelChange]) -> bool:
         if levels:

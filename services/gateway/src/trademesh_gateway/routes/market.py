@@ -23,7 +23,7 @@ from trademesh_gateway.market_mapping import (
 from trademesh_gateway.openapi_docs import error_responses
 from trademesh_gateway.proto_mapping import book_from_proto
 from trademesh_gateway.routes import API_PREFIX
-from trademesh_gateway.routes.params import SymbolParam
+from trademesh_gateway.routes.params import ISO_OR_UNIX_SECONDS_SCHEMA, SymbolParam
 from trademesh_gateway.schemas.market import (
     CandleInterval,
     CandlePage,
@@ -120,8 +120,10 @@ def add_market_routes(app: FastAPI, backends: Backends, instruments: InstrumentC
     async def get_candles(
         symbol: SymbolParam,
         interval: CandleInterval = CandleInterval.M1,
-        from_: Annotated[datetime | None, Query(alias="from")] = None,
-        to: datetime | None = None,
+        from_: Annotated[
+            datetime | None, Query(alias="from", json_schema_extra=ISO_OR_UNIX_SECONDS_SCHEMA)
+        ] = None,
+        to: Annotated[datetime | None, Query(json_schema_extra=ISO_OR_UNIX_SECONDS_SCHEMA)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_CANDLES)] = 500,
     ) -> CandlePage:
         from_us = _query_micros(from_) if from_ is not None else 0

@@ -1,8 +1,11 @@
 """Path and query parameters shared by several routes, with their bounds."""
 
-from typing import Annotated
+import re
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import Path, Query
+from pydantic import BeforeValidator
 
 # Ids and symbols are opaque to the gateway, but bounded: nothing unbounded reaches a service.
 _ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
@@ -21,3 +24,21 @@ SymbolFilter = Annotated[
     str | None,
     Query(min_length=1, max_length=32, pattern=SYMBOL_PATTERN, description="Only this symbol."),
 ]
+
+
+# Pydantic also reads a number ("1714694400", "-2e-309") as a Unix time; a parameter the
+# document calls an ISO 8601 date-time takes only that.
+_ISO_8601_PREFIX = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _iso_8601_only(value: Any) -> Any:
+    if isinstance(value, str) and not _ISO_8601_PREFIX.match(value):
+        raise ValueError("must be an ISO 8601 date-time, e.g. 2024-05-02T13:45:00Z")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601_only)]
+# Times that are ISO 8601 or Unix seconds, documented as either.
+ISO_OR_UNIX_SECONDS_SCHEMA = {
+    "anyOf": [{"type": "string", "format": "date-time"}, {"type": "number"}, {"type": "null"}]
+}

@@ -11,7 +11,7 @@ from trademesh_gateway.backends import Backends
 from trademesh_gateway.identity import CallerDependency
 from trademesh_gateway.openapi_docs import error_responses
 from trademesh_gateway.routes import API_PREFIX
-from trademesh_gateway.routes.params import SymbolParam
+from trademesh_gateway.routes.params import IsoDateTime, SymbolParam
 from trademesh_gateway.schemas.social import (
     Comment,
     CommentPage,
@@ -194,10 +194,10 @@ def add_social_routes(app: FastAPI, backends: Backends, caller: CallerDependency
         symbol: SymbolParam,
         interval: Annotated[SentimentInterval, Query(description="Bucket width.")] = "1h",
         start: Annotated[
-            datetime | None, Query(alias="from", description="Window start (ISO 8601).")
+            IsoDateTime | None, Query(alias="from", description="Window start (ISO 8601).")
         ] = None,
         end: Annotated[
-            datetime | None, Query(alias="to", description="Window end (ISO 8601); default now.")
+            IsoDateTime | None, Query(alias="to", description="Window end (ISO 8601); default now.")
         ] = None,
     ) -> Sentiment:
         reply = await backends.social.GetSentiment(
