@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from .certificates import certificate_pem, distinguished_name, leaf, new_key, private_pem, root_ca
 
 TRUST_DOMAIN = "trademesh.local"
 DEFAULT_NAMESPACE = "trademesh"
@@ -142,44 +144,11 @@ class LocalCA:
         return self
 
     def _create(self) -> None:
-        key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.name)])
+        key = new_key()
         now = _now()
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - BACKDATE)
-            .not_valid_after(now + CA_LIFETIME)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-            .sign(key, hashes.SHA256())
-        )
-        _write_private(
-            self.key_path,
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            ),
-        )
-        _write_private(self.cert_path, cert.public_bytes(serialization.Encoding.PEM))
+        cert = root_ca(key, distinguished_name(self.name), now - BACKDATE, now + CA_LIFETIME)
+        _write_private(self.key_path, private_pem(key))
+        _write_private(self.cert_path, certificate_pem(cert))
         self._cert, self._key = cert, key
 
     @property
@@ -213,48 +182,30 @@ class LocalCA:
         `not_before` (default: now) lets tests make a certificate that already expired.
         """
         files = LeafFiles(Path(directory) if directory else self.directory / service)
-        key = ec.generate_private_key(ec.SECP256R1())
+        key = new_key()
         start = (not_before or _now()) - BACKDATE
         sans: list[x509.GeneralName] = [
             x509.UniformResourceIdentifier(spiffe_id(service, namespace)),
-            *(x509.DNSName(name) for name in dns_names),
+            *(x509.DNSName(dns) for dns in dns_names),
             *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses),
         ]
         ca_cert = self.certificate
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(
-                x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name or service)])
-            )
-            .issuer_name(ca_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + BACKDATE + lifetime)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(
-                x509.ExtendedKeyUsage(
-                    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-                ),
-                critical=False,
-            )
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), False
-            )
-            .sign(self._signing_key, hashes.SHA256())
-        )
-        key_pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
+        cert = leaf(
+            self._signing_key,
+            ca_cert,
+            key,
+            distinguished_name(common_name or service),
+            start,
+            start + BACKDATE + lifetime,
+            [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+            sans,
         )
         _publish(
             files.directory,
             {
-                "tls.key": key_pem,
-                "tls.crt": cert.public_bytes(serialization.Encoding.PEM),
-                "ca.crt": ca_cert.public_bytes(serialization.Encoding.PEM),
+                "tls.key": private_pem(key),
+                "tls.crt": certificate_pem(cert),
+                "ca.crt": certificate_pem(ca_cert),
                 "keystore.p12": pkcs12.serialize_key_and_certificates(
                     service.encode(),
                     key,
