@@ -64,3 +64,13 @@ async def test_a_login_the_service_fails_counts_as_an_error(auth_dsn):
     finally:
         await channel.close()
         await app.stop()
+
+
+async def test_a_username_no_account_can_have_is_a_wrong_username(auth):
+    # NUL used to reach PostgreSQL, which refused the query: an error instead of a refusal.
+    before = attempts()
+    for username in ("nul\x00name", "x" * 200, "spaced name"):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await auth.Login(auth_pb2.LoginRequest(username=username, password=PASSWORD))
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert grown(before) == {"success": 0, "invalid_credentials": 3, "error": 0}

@@ -1,5 +1,7 @@
 """Malformed requests never reach a service and answer 400 with the precise reason."""
 
+import json
+
 import pytest
 
 VALID = {"symbol": "ACME", "side": "buy", "type": "limit", "quantity": 10, "price": "101.25"}
@@ -141,3 +143,44 @@ async def test_an_unknown_query_parameter_is_refused_with_its_name(client, alice
 async def test_declared_query_parameters_still_work(client, alice):
     response = await client.get("/api/v1/orders", params={"limit": "5"}, headers=alice)
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "reason"),
+    [
+        (
+            "/api/v1/auth/login",
+            {"username": "nul\x00", "password": "pw"},
+            "body.username: text must not contain NUL",
+        ),
+        ("/api/v1/auth/login", {"username": "alice", "password": "\ud800"}, "body.password"),
+        ("/api/v1/auth/register", {"username": "\udfff", "password": "pw"}, "body.username"),
+        (
+            "/api/v1/auth/refresh",
+            {"refresh_token": "t\x00"},
+            "body.refresh_token: text must not contain NUL",
+        ),
+        ("/api/v1/watchlists", {"name": "Tech\x00"}, "body.name: text must not contain NUL"),
+        ("/api/v1/watchlists", {"name": "Tech\ud800"}, "body.name"),
+        (
+            "/api/v1/social/ACME/posts",
+            {"text": "$ACME \x00"},
+            "body.text: text must not contain NUL",
+        ),
+        ("/api/v1/social/ACME/posts", {"text": "$ACME \ud83d"}, "body.text"),
+    ],
+)
+async def test_text_no_service_can_carry_is_refused_at_the_edge(
+    client, fakes, alice, path, body, reason
+):
+    # JSON may spell an unpaired surrogate, which protobuf cannot encode, and NUL, which
+    # PostgreSQL cannot store: both are the caller's error, never a failed call further in.
+    response = await client.post(
+        path,
+        content=json.dumps(body),  # ASCII with escapes, the way a client can send a surrogate
+        headers={**alice, "content-type": "application/json"},
+    )
+
+    assert_invalid(response, reason)
+    called = {method for method, calls in fakes.behaviour.requests.items() if calls}
+    assert called <= {"GetJwks"}  # the gateway's own key fetch, nothing on the caller's behalf

@@ -9,7 +9,7 @@ import asyncpg
 from trademesh_auth.errors import AlreadyExists, NotFound, Unauthenticated
 from trademesh_auth.passwords import Passwords
 from trademesh_auth.tokens import TokenPair, Tokens
-from trademesh_auth.validation import validate_password, validate_username
+from trademesh_auth.validation import USERNAME_PATTERN, validate_password, validate_username
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +43,16 @@ class Accounts:
         return User(**dict(row))
 
     async def login(self, username: str, password: str) -> TokenPair:
-        async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(
-                "SELECT user_id, username, password_hash FROM users"
-                " WHERE lower(username) = lower($1)",
-                username[:64],
-            )
+        row = None
+        # Registration refuses every name outside the pattern, so no account has one (and
+        # PostgreSQL cannot even compare one holding NUL): such a login is a wrong username.
+        if USERNAME_PATTERN.fullmatch(username):
+            async with self._pool.acquire() as conn:
+                row = await conn.fetchrow(
+                    "SELECT user_id, username, password_hash FROM users"
+                    " WHERE lower(username) = lower($1)",
+                    username,
+                )
         stored_hash = row["password_hash"] if row is not None else None
         # Verified even for an unknown user (against a decoy), so timing tells nothing.
         if not await self._passwords.verify(stored_hash, password[:1024]) or row is None:

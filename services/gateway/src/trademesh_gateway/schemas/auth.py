@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trademesh_gateway.schemas.text import WireText
+
 # Outer bounds only (nothing unbounded reaches the auth service); it applies the rules.
 _CREDENTIALS = ConfigDict(
     extra="forbid",
@@ -15,26 +17,26 @@ _CREDENTIALS = ConfigDict(
 class RegisterRequest(BaseModel):
     model_config = _CREDENTIALS
 
-    username: str = Field(
+    username: WireText = Field(
         min_length=1,
         max_length=64,
         description="3-32 letters, digits and `_.-`, starting with a letter or digit; "
         "unique regardless of case.",
     )
-    password: str = Field(min_length=1, max_length=256, description="8-128 characters.")
+    password: WireText = Field(min_length=1, max_length=256, description="8-128 characters.")
 
 
 class LoginRequest(BaseModel):
     model_config = _CREDENTIALS
 
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=256)
+    username: WireText = Field(min_length=1, max_length=64)
+    password: WireText = Field(min_length=1, max_length=256)
 
 
 class RefreshRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    refresh_token: str = Field(
+    refresh_token: WireText = Field(
         min_length=1, max_length=512, description="The latest refresh token of the session."
     )
 
@@ -64,7 +66,7 @@ class TokenResponse(BaseModel):
     )
 
     access_token: str = Field(description="Send as `Authorization: Bearer <access_token>`.")
-    refresh_token: str = Field(
+    refresh_token: WireText = Field(
         description="Single use: `POST /auth/refresh` spends it and returns a new pair. "
         "Presenting a spent refresh token ends the whole session."
     )

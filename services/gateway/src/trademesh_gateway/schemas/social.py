@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trademesh_gateway.schemas.text import WireText
+
 # The social service enforces the real limits (and says which); this only bounds the request.
 MAX_TEXT_CHARS = 10_000
 SentimentInterval = Literal["1h", "1d"]
@@ -32,7 +34,7 @@ class NewText(BaseModel):
         json_schema_extra={"examples": [{"text": "$AAPL looks strong"}]},
     )
 
-    text: str = Field(
+    text: WireText = Field(
         min_length=1,
         max_length=MAX_TEXT_CHARS,
         description="Plain text; `$SYMBOL` cashtags and http(s) links are recognised. "

@@ -6,6 +6,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from trademesh_gateway.routes.params import SYMBOL_PATTERN
+from trademesh_gateway.schemas.text import WireText
 
 Symbol = Annotated[str, Field(min_length=1, max_length=32, pattern=SYMBOL_PATTERN)]
 
@@ -42,14 +43,14 @@ class CreateWatchlistRequest(BaseModel):
         json_schema_extra={"examples": [{"name": "Tech", "symbols": ["AAPL", "MSFT"]}]},
     )
 
-    name: str = Field(min_length=1, max_length=64, description="Unique per user (any case).")
+    name: WireText = Field(min_length=1, max_length=64, description="Unique per user (any case).")
     symbols: list[Symbol] = Field(default_factory=list, max_length=100)
 
 
 class RenameWatchlistRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "Chips"}]})
 
-    name: str = Field(min_length=1, max_length=64)
+    name: WireText = Field(min_length=1, max_length=64)
 
 
 class AddSymbolRequest(BaseModel):
