@@ -21,6 +21,7 @@ from trademesh_gateway.fanout import ConnectionRegistry
 from trademesh_gateway.identity import caller_dependency
 from trademesh_gateway.instruments import InstrumentCache, order_service_loader
 from trademesh_gateway.jwks import JwksCache
+from trademesh_gateway.live_quotes import LiveQuoteCache
 from trademesh_gateway.middleware.body_limit import BodySizeLimitMiddleware
 from trademesh_gateway.middleware.cors import EnvelopeCORSMiddleware
 from trademesh_gateway.middleware.security_headers import SecurityHeadersMiddleware
@@ -72,8 +73,10 @@ def create_app(
     backends: Backends,
     registry: ConnectionRegistry,
     health: Health,
+    quotes: LiveQuoteCache | None = None,
 ) -> FastAPI:
-    """Builds the app; nothing connects until the app's lifespan opens `backends`."""
+    """Builds the app; nothing connects until the app's lifespan opens `backends`.
+    `quotes` answers quote reads; without one (no live feed), every read asks market."""
     instruments = InstrumentCache(
         order_service_loader(backends), settings.instrument_cache_ttl_seconds
     )
@@ -130,7 +133,7 @@ def create_app(
     add_order_routes(app, backends, caller)
     add_position_routes(app, backends, caller)
     add_trade_routes(app, backends, instruments, caller)
-    add_market_routes(app, backends, instruments)
+    add_market_routes(app, backends, instruments, quotes)
     add_social_routes(app, backends, caller)
     add_news_routes(app, backends)
     add_websocket_route(app, registry, verifier, settings.cors_origins)
