@@ -4,14 +4,30 @@ A misspelt `?limt=5` must not silently mean "the default page size", and a
 parameter the API does not document is either a client bug or a probe.
 """
 
+import weakref
+
 from fastapi.routing import APIRoute
 from starlette.requests import HTTPConnection
 
 from trademesh_gateway.errors import ApiError
 
+# Per route (the app's routes are fixed once it serves): walking the dependency tree
+# on every request cost more than the check itself.
+# Weak keys: tests build many apps, and a dead route's id could be reused by a new one.
+_declared_by_route: "weakref.WeakKeyDictionary[APIRoute, frozenset[str]]" = (
+    weakref.WeakKeyDictionary()
+)
+
 
 def _declared(route: APIRoute) -> frozenset[str]:
     """The query parameters of the route and of every dependency it uses."""
+    declared = _declared_by_route.get(route)
+    if declared is None:
+        declared = _declared_by_route[route] = _walk(route)
+    return declared
+
+
+def _walk(route: APIRoute) -> frozenset[str]:
     names: set[str] = set()
     pending = [route.dependant]
     while pending:
@@ -23,7 +39,10 @@ def _declared(route: APIRoute) -> frozenset[str]:
 
 async def reject_unknown_query_parameters(connection: HTTPConnection) -> None:
     """An app-wide dependency: 400 naming the parameters the route does not declare."""
-    route = connection.scope.get("route")
+    scope = connection.scope
+    if not scope.get("query_string"):
+        return  # the common case: nothing to check, and no parsing
+    route = scope.get("route")
     if not isinstance(route, APIRoute):
         return  # the WebSocket route reads its own query (dev identity, tokens)
     unknown = sorted(set(connection.query_params) - _declared(route))
