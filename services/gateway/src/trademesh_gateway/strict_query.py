@@ -4,26 +4,22 @@ A misspelt `?limt=5` must not silently mean "the default page size", and a
 parameter the API does not document is either a client bug or a probe.
 """
 
-import weakref
-
 from fastapi.routing import APIRoute
 from starlette.requests import HTTPConnection
 
 from trademesh_gateway.errors import ApiError
 
-# Per route (the app's routes are fixed once it serves): walking the dependency tree
-# on every request cost more than the check itself.
-# Weak keys: tests build many apps, and a dead route's id could be reused by a new one.
-_declared_by_route: "weakref.WeakKeyDictionary[APIRoute, frozenset[str]]" = (
-    weakref.WeakKeyDictionary()
-)
+# Kept on the route (the app's routes are fixed once it serves; APIRoute is not hashable):
+# walking the dependency tree on every request cost more than the check itself.
+_CACHE_ATTRIBUTE = "_trademesh_declared_query"
 
 
 def _declared(route: APIRoute) -> frozenset[str]:
     """The query parameters of the route and of every dependency it uses."""
-    declared = _declared_by_route.get(route)
+    declared: frozenset[str] | None = getattr(route, _CACHE_ATTRIBUTE, None)
     if declared is None:
-        declared = _declared_by_route[route] = _walk(route)
+        declared = _walk(route)
+        setattr(route, _CACHE_ATTRIBUTE, declared)
     return declared
 
 
