@@ -79,3 +79,22 @@ async def test_without_redis_requests_are_let_through(gateway_for):
         ]
 
     assert statuses == [200, 200, 200]
+
+
+async def test_several_keys_are_counted_in_one_call_and_the_first_over_is_named(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    await client.script_flush()  # the script is loaded again on first use
+    limiter = RateLimiter(client, 60, clock=lambda: 6_000.0)
+    wide, narrow = f"test-wide-{id(client)}", f"test-narrow-{id(client)}"
+    await limiter.hit_all([(wide, 5), (narrow, 2)])
+    await limiter.hit_all([(wide, 5), (narrow, 2)])
+    with pytest.raises(RateLimited) as limited:
+        await limiter.hit_all([(wide, 5), (narrow, 2)])
+    assert limited.value.index == 1
+    with pytest.raises(RateLimited) as limited:
+        await limiter.hit_all([(wide, 3), (narrow, 2)])
+    assert limited.value.index == 0
+    # Both keys counted every time, each expiring after its window.
+    assert [int(await client.get(f"ratelimit:{s}:100")) for s in (wide, narrow)] == [4, 4]
+    assert 0 < await client.ttl(f"ratelimit:{narrow}:100") <= 61
+    await limiter.close()

@@ -1,6 +1,8 @@
 """Fixed-window rate limits counted in Redis, shared by every gateway replica.
 
-One INCR (with the EXPIRE on a window's first hit, in one script) per request and key.
+One INCR (with the EXPIRE on a window's first hit, in one script) per request and key;
+the keys a request counts against at once (its address, and its address on `/auth/*`)
+share one script call, so one Redis round trip.
 Fixed windows allow a burst of up to twice the limit across a window boundary; that is accepted
 for its cost of one Redis round trip and one key per client per window.
 
@@ -9,13 +11,14 @@ through (logging at most once a minute) -- it protects capacity, it is not what
 keeps accounts safe (argon2id and token checks are).
 """
 
+import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import redis.asyncio as redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from trademesh_gateway.errors import error_response
@@ -25,20 +28,28 @@ log = logging.getLogger(__name__)
 _KEY_PREFIX = "ratelimit"
 _ERROR_LOG_INTERVAL_SECONDS = 60.0
 # One EVALSHA instead of an INCR + EXPIRE pipeline: the same single round trip, with
-# far less client work per request (redis-py's pipelines are costly in Python).
-_COUNT_HIT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
+# far less client work per request (redis-py's pipelines are costly in Python). Every
+# key is counted, even past one already over its limit: the client is refused either way.
+_COUNT_HITS = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  if count == 1 then
+    redis.call('EXPIRE', key, ARGV[1])
+  end
+  counts[i] = count
 end
-return count
+return counts
 """
+_COUNT_HITS_SHA = hashlib.sha1(_COUNT_HITS.encode()).hexdigest()
 
 
 class RateLimited(Exception):
-    def __init__(self, retry_after_seconds: int) -> None:
+    def __init__(self, retry_after_seconds: int, index: int = 0) -> None:
         super().__init__(f"retry after {retry_after_seconds}s")
         self.retry_after_seconds = retry_after_seconds
+        # Which of the checks given to `hit_all` was over its limit.
+        self.index = index
 
 
 class RateLimiter:
@@ -52,23 +63,39 @@ class RateLimiter:
         self._window = window_seconds
         self._clock = clock
         self._last_error_log = -math.inf
-        self._count_hit = client.register_script(_COUNT_HIT)
 
     async def hit(self, subject: str, limit: int) -> None:
         """Counts one request for `subject`; RateLimited when it is over `limit`."""
+        await self.hit_all(((subject, limit),))
+
+    async def hit_all(self, checks: Sequence[tuple[str, int]]) -> None:
+        """Counts one request against each (subject, limit), in one round trip;
+        RateLimited (with the check's index) for the first that is over its limit."""
         now = self._clock()
         window = int(now // self._window)
-        key = f"{_KEY_PREFIX}:{subject}:{window}"
+        keys = [f"{_KEY_PREFIX}:{subject}:{window}" for subject, _ in checks]
         try:
-            count = await self._count_hit(keys=[key], args=[self._window + 1])
+            counts = await self._count(keys)
         except (RedisError, OSError) as error:
             if time.monotonic() - self._last_error_log >= _ERROR_LOG_INTERVAL_SECONDS:
                 self._last_error_log = time.monotonic()
                 log.warning("rate limiter unavailable; not limiting", extra={"error": repr(error)})
             return
-        if count > limit:
-            window_end = (window + 1) * self._window
-            raise RateLimited(max(1, math.ceil(window_end - now)))
+        for index, ((_, limit), count) in enumerate(zip(checks, counts, strict=True)):
+            if count > limit:
+                window_end = (window + 1) * self._window
+                raise RateLimited(max(1, math.ceil(window_end - now)), index)
+
+    async def _count(self, keys: list[str]) -> list[int]:
+        # EVALSHA directly: redis-py's Script object spends as long again on an
+        # isinstance check against a Protocol as the command takes to send.
+        command = ("EVALSHA", _COUNT_HITS_SHA, len(keys), *keys, self._window + 1)
+        try:
+            counts: list[int] = await self._redis.execute_command(*command)
+        except NoScriptError:  # a fresh (or flushed) Redis: load it once, then by hash
+            await self._redis.script_load(_COUNT_HITS)
+            counts = await self._redis.execute_command(*command)
+        return counts
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -109,17 +136,17 @@ class PerIpRateLimitMiddleware:
         checks = [(f"ip:{address}", self._limit, "per client address")]
         if scope["path"].startswith(self._strict_prefix):
             checks.append((f"auth-ip:{address}", self._strict_limit, "per client address here"))
-        for subject, limit, what in checks:
-            try:
-                await self._limiter.hit(subject, limit)
-            except RateLimited as limited:
-                response = error_response(
-                    scope,
-                    429,
-                    "resource_exhausted",
-                    too_many_requests_message(what, limit, self._window),
-                    {"Retry-After": str(limited.retry_after_seconds)},
-                )
-                await response(scope, receive, send)
-                return
+        try:
+            await self._limiter.hit_all([(subject, limit) for subject, limit, _ in checks])
+        except RateLimited as limited:
+            _, limit, what = checks[limited.index]
+            response = error_response(
+                scope,
+                429,
+                "resource_exhausted",
+                too_many_requests_message(what, limit, self._window),
+                {"Retry-After": str(limited.retry_after_seconds)},
+            )
+            await response(scope, receive, send)
+            return
         await self.app(scope, receive, send)
