@@ -61,6 +61,20 @@ def add_market_routes(
         quotes = LiveQuoteCache(market_quote_fetch(backends), max_age_seconds=1.0)
     quote_cache = quotes
 
+    # First: the most frequent read is matched soonest.
+    @app.get(
+        f"{API_PREFIX}/market/{{symbol}}/quote",
+        tags=["market data"],
+        summary="Last trade, best bid and ask, change against the previous close, volume",
+        description="At most `TRADEMESH_QUOTE_CACHE_MAX_AGE_SECONDS` (default 1 s) behind "
+        "the market service: the gateway answers from the live quote feed.",
+        responses=error_responses(404),
+        response_model=Quote,
+    )
+    async def get_quote(symbol: SymbolParam) -> Response:
+        # The body comes encoded from the cache: no model is built or validated per read.
+        return Response(await quote_cache.get(symbol), media_type="application/json")
+
     @app.get(
         f"{API_PREFIX}/market/{{symbol}}/book",
         tags=["market data"],
@@ -95,19 +109,6 @@ def add_market_routes(
             timeout=backends.call_timeout,
         )
         return instruments_from_proto(reply)
-
-    @app.get(
-        f"{API_PREFIX}/market/{{symbol}}/quote",
-        tags=["market data"],
-        summary="Last trade, best bid and ask, change against the previous close, volume",
-        description="At most `TRADEMESH_QUOTE_CACHE_MAX_AGE_SECONDS` (default 1 s) behind "
-        "the market service: the gateway answers from the live quote feed.",
-        responses=error_responses(404),
-        response_model=Quote,
-    )
-    async def get_quote(symbol: SymbolParam) -> Response:
-        # The body comes encoded from the cache: no model is built or validated per read.
-        return Response(await quote_cache.get(symbol), media_type="application/json")
 
     @app.get(
         f"{API_PREFIX}/market/{{symbol}}/depth",
