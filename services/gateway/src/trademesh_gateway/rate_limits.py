@@ -1,8 +1,11 @@
 """Fixed-window rate limits counted in Redis, shared by every gateway replica.
 
-One INCR (with the EXPIRE on a window's first hit, in one script) per request and key;
-the keys a request counts against at once (its address, and its address on `/auth/*`)
-share one script call, so one Redis round trip.
+An INCRBY per key (with the EXPIRE on a window's first hit), in one script call: the keys
+a request counts against at once (its address, and its address on `/auth/*`) share it,
+and so do the requests that arrive while the previous call is out -- at most one call per
+process is in flight, and the next carries everything counted meanwhile. Each request
+still gets a count of its own (the batch's new total minus the hits queued after it), so
+the limits are as exact as one INCR per request, for far fewer round trips under load.
 Fixed windows allow a burst of up to twice the limit across a window boundary; that is accepted
 for its cost of one Redis round trip and one key per client per window.
 
@@ -11,6 +14,7 @@ through (logging at most once a minute) -- it protects capacity, it is not what
 keeps accounts safe (argon2id and token checks are).
 """
 
+import asyncio
 import hashlib
 import logging
 import math
@@ -33,8 +37,9 @@ _ERROR_LOG_INTERVAL_SECONDS = 60.0
 _COUNT_HITS = """
 local counts = {}
 for i, key in ipairs(KEYS) do
-  local count = redis.call('INCR', key)
-  if count == 1 then
+  local amount = tonumber(ARGV[i + 1])
+  local count = redis.call('INCRBY', key, amount)
+  if count == amount then
     redis.call('EXPIRE', key, ARGV[1])
   end
   counts[i] = count
@@ -52,6 +57,17 @@ class RateLimited(Exception):
         self.index = index
 
 
+class _Batch:
+    """Hits queued for the next script call: key -> how many."""
+
+    __slots__ = ("amounts", "totals")
+
+    def __init__(self) -> None:
+        self.amounts: dict[str, int] = {}
+        # Resolves to key -> the count after the batch (or the call's error).
+        self.totals: asyncio.Future[dict[str, int]] = asyncio.get_running_loop().create_future()
+
+
 class RateLimiter:
     def __init__(
         self,
@@ -63,6 +79,8 @@ class RateLimiter:
         self._window = window_seconds
         self._clock = clock
         self._last_error_log = -math.inf
+        self._queued: _Batch | None = None
+        self._sender: asyncio.Task[None] | None = None
 
     async def hit(self, subject: str, limit: int) -> None:
         """Counts one request for `subject`; RateLimited when it is over `limit`."""
@@ -73,23 +91,62 @@ class RateLimiter:
         RateLimited (with the check's index) for the first that is over its limit."""
         now = self._clock()
         window = int(now // self._window)
-        keys = [f"{_KEY_PREFIX}:{subject}:{window}" for subject, _ in checks]
+        batch = self._queued
+        if batch is None:
+            batch = self._queued = _Batch()
+            if self._sender is None:
+                self._sender = asyncio.ensure_future(self._send_batches())
+        amounts = batch.amounts
+        keys = []
+        for subject, _ in checks:
+            key = f"{_KEY_PREFIX}:{subject}:{window}"
+            amounts[key] = amounts.get(key, 0) + 1
+            keys.append((key, amounts[key]))  # this hit is the key's n-th in the batch
         try:
-            counts = await self._count(keys)
+            # Shielded: one caller giving up must not cancel the others' answer.
+            totals = await asyncio.shield(batch.totals)
         except (RedisError, OSError) as error:
             if time.monotonic() - self._last_error_log >= _ERROR_LOG_INTERVAL_SECONDS:
                 self._last_error_log = time.monotonic()
                 log.warning("rate limiter unavailable; not limiting", extra={"error": repr(error)})
             return
-        for index, ((_, limit), count) in enumerate(zip(checks, counts, strict=True)):
-            if count > limit:
+        for index, ((_, limit), (key, nth)) in enumerate(zip(checks, keys, strict=True)):
+            if totals[key] - amounts[key] + nth > limit:
                 window_end = (window + 1) * self._window
                 raise RateLimited(max(1, math.ceil(window_end - now)), index)
 
-    async def _count(self, keys: list[str]) -> list[int]:
+    async def _send_batches(self) -> None:
+        """Sends the queued batch, and again while hits queued up during the call."""
+        batch: _Batch | None = None
+        try:
+            while (batch := self._queued) is not None:
+                self._queued = None
+                try:
+                    counts = await self._count(batch.amounts)
+                except Exception as error:  # every waiter gets it (and lets its request by)
+                    batch.totals.set_exception(error)
+                    # Retrieved here too: every waiter may have given up already.
+                    batch.totals.exception()
+                    continue
+                batch.totals.set_result(dict(zip(batch.amounts, counts, strict=True)))
+        finally:
+            # Cancelled (the loop is shutting down): nobody is left to send for the waiters.
+            for unsent in (batch, self._queued):
+                if unsent is not None and not unsent.totals.done():
+                    unsent.totals.cancel()
+            self._sender = None
+
+    async def _count(self, amounts: dict[str, int]) -> list[int]:
         # EVALSHA directly: redis-py's Script object spends as long again on an
         # isinstance check against a Protocol as the command takes to send.
-        command = ("EVALSHA", _COUNT_HITS_SHA, len(keys), *keys, self._window + 1)
+        command = (
+            "EVALSHA",
+            _COUNT_HITS_SHA,
+            len(amounts),
+            *amounts,
+            self._window + 1,
+            *amounts.values(),
+        )
         try:
             counts: list[int] = await self._redis.execute_command(*command)
         except NoScriptError:  # a fresh (or flushed) Redis: load it once, then by hash
