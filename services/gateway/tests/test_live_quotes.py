@@ -5,6 +5,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from prometheus_client import REGISTRY
 
 from trademesh.market.v1 import market_pb2
 from trademesh_gateway.live_quotes import (
@@ -291,3 +292,19 @@ async def test_max_age_zero_turns_the_cache_off(market, clock):
     assert json.loads(await cache.get("ACME"))["volume"] == 340
     await cache.get("ACME")
     assert market.calls == 2
+
+
+async def test_reads_are_counted_by_outcome(cache, market):
+    def reads(result: str) -> float:
+        value = REGISTRY.get_sample_value("trademesh_quote_cache_reads_total", {"result": result})
+        return value or 0.0
+
+    before = {result: reads(result) for result in ("hit", "miss", "shared")}
+    market.gate = asyncio.Event()
+    waiting = [asyncio.create_task(cache.get("ACME")) for _ in range(3)]
+    await asyncio.sleep(0)
+    market.gate.set()
+    await asyncio.gather(*waiting)
+    await cache.get("ACME")
+    after = {result: reads(result) - before[result] for result in before}
+    assert after == {"hit": 1, "miss": 1, "shared": 2}

@@ -36,6 +36,7 @@ from typing import Any
 from trademesh.market.v1 import market_pb2
 from trademesh_gateway.backends import Backends
 from trademesh_gateway.market_mapping import quote_from_proto
+from trademesh_gateway.metrics import QUOTE_CACHE_READS
 
 DAY_SECONDS = 86_400
 # Half-width of the window around UTC midnight in which the cache is bypassed.
@@ -43,6 +44,11 @@ DAY_EDGE_SECONDS = 5.0
 DEFAULT_MAX_SYMBOLS = 10_000
 
 QuoteFetch = Callable[[str], Awaitable[market_pb2.Quote]]
+
+# Bound once: looking a label up costs more than counting.
+_HIT = QUOTE_CACHE_READS.labels("hit")
+_MISS = QUOTE_CACHE_READS.labels("miss")
+_SHARED = QUOTE_CACHE_READS.labels("shared")
 
 # The feed's quote object (market's `Quote.as_json`): field -> JSON type(s).
 _TEXT_FIELDS = ("last", "bid", "ask", "change", "change_percent")
@@ -189,18 +195,23 @@ class LiveQuoteCache:
         """The public JSON body of `symbol`'s quote: cached if fresh, else from market.
         gRPC errors propagate (the error handlers map them)."""
         if not self.enabled:
+            _MISS.inc()
             return render_quote(await self._fetch(symbol))
         day = self._day()
         now = self._monotonic()
         entry = self._entries.get(symbol)
         # `day` is None near midnight: then no entry matches.
         if entry is not None and entry.day == day and now - entry.taken_at < self._max_age:
+            _HIT.inc()
             return entry.body
         flight = self._flights.get(symbol)
         if flight is None or now - flight.started >= self._max_age:
+            _MISS.inc()
             if flight is None and len(self._flights) >= self._max_symbols:
                 return render_quote(await self._fetch(symbol))
             flight = self._start(symbol, now, day)
+        else:
+            _SHARED.inc()
         # Shielded: one caller giving up must not cancel the call the others wait on.
         assert flight.task is not None
         return await asyncio.shield(flight.task)
