@@ -1,5 +1,7 @@
 """Rate limits per client address and per user, counted in a real Redis."""
 
+import asyncio
+
 import pytest
 import redis.asyncio as redis
 
@@ -79,3 +81,50 @@ async def test_without_redis_requests_are_let_through(gateway_for):
         ]
 
     assert statuses == [200, 200, 200]
+
+
+async def test_several_keys_are_counted_in_one_call_and_the_first_over_is_named(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    await client.script_flush()  # the script is loaded again on first use
+    limiter = RateLimiter(client, 60, clock=lambda: 6_000.0)
+    wide, narrow = f"test-wide-{id(client)}", f"test-narrow-{id(client)}"
+    await limiter.hit_all([(wide, 5), (narrow, 2)])
+    await limiter.hit_all([(wide, 5), (narrow, 2)])
+    with pytest.raises(RateLimited) as limited:
+        await limiter.hit_all([(wide, 5), (narrow, 2)])
+    assert limited.value.index == 1
+    with pytest.raises(RateLimited) as limited:
+        await limiter.hit_all([(wide, 3), (narrow, 2)])
+    assert limited.value.index == 0
+    # Both keys counted every time, each expiring after its window.
+    assert [int(await client.get(f"ratelimit:{s}:100")) for s in (wide, narrow)] == [4, 4]
+    assert 0 < await client.ttl(f"ratelimit:{narrow}:100") <= 61
+    await limiter.close()
+
+
+async def test_concurrent_hits_share_calls_and_still_count_exactly(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    limiter = RateLimiter(client, 60, clock=lambda: 6_000.0)
+    subject = f"test-burst-{id(client)}"
+    calls_before = await evalsha_calls(client)
+
+    outcomes = await asyncio.gather(
+        *(limiter.hit(subject, 15) for _ in range(20)), return_exceptions=True
+    )
+
+    assert [isinstance(o, RateLimited) for o in outcomes] == [False] * 15 + [True] * 5
+    assert int(await client.get(f"ratelimit:{subject}:100")) == 20
+    # The first hit's call goes out alone; the 19 queued meanwhile share the next.
+    assert await evalsha_calls(client) - calls_before <= 2
+    await limiter.close()
+
+
+async def test_a_failed_call_lets_every_request_of_its_batch_through():
+    limiter = RateLimiter(redis.Redis(port=1), 60)
+    await asyncio.gather(*(limiter.hit("anyone", 1) for _ in range(5)))
+    await limiter.close()
+
+
+async def evalsha_calls(client: redis.Redis) -> int:
+    stats = await client.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))

@@ -9,6 +9,7 @@ from trademesh_gateway.app import create_app
 from trademesh_gateway.backends import Backends
 from trademesh_gateway.fanout import ConnectionRegistry
 from trademesh_gateway.live import LiveRelay
+from trademesh_gateway.live_quotes import LiveQuoteCache, market_quote_fetch
 from trademesh_gateway.order_update_relay import order_updates_consumer, relay_order_updates
 from trademesh_gateway.settings import GatewaySettings
 
@@ -27,7 +28,14 @@ def main() -> None:
         market_target=settings.market_target,
         auth_target=settings.auth_target,
     )
-    app = create_app(settings, backends=backends, registry=registry, health=runtime.health)
+    quotes = LiveQuoteCache(
+        market_quote_fetch(backends),
+        settings.quote_cache_max_age_seconds,
+        settings.quote_cache_max_symbols,
+    )
+    app = create_app(
+        settings, backends=backends, registry=registry, health=runtime.health, quotes=quotes
+    )
 
     async def relay_until_stopped(runtime: ServiceRuntime) -> None:
         consumer = order_updates_consumer(settings.kafka_bootstrap)
@@ -36,7 +44,7 @@ def main() -> None:
             return consumer.assigned
 
         live_client = redis.from_url(settings.redis_url)
-        live_relay = LiveRelay(live_client, registry)
+        live_relay = LiveRelay(live_client, registry, quotes)
 
         async def live_subscribed() -> bool:
             return live_relay.subscribed

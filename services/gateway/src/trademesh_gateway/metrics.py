@@ -14,3 +14,9 @@ WEBSOCKET_SLOW_CLIENTS_DROPPED = Counter(
     "trademesh_websocket_slow_clients_dropped_total",
     "WebSocket clients disconnected because their send queue filled up.",
 )
+QUOTE_CACHE_READS = Counter(
+    "trademesh_quote_cache_reads_total",
+    "Quote reads by outcome: hit (answered from the live quote cache), miss (GetQuote "
+    "sent), shared (waited on a GetQuote another read had sent).",
+    ["result"],
+)

@@ -44,6 +44,11 @@ class GatewaySettings(ServiceSettings):
     grpc_timeout_seconds: float = Field(default=2.0, gt=0)
     # Tick sizes rarely change; a short TTL still picks up new listings within seconds.
     instrument_cache_ttl_seconds: float = Field(default=10.0, ge=0)
+    # TRADEMESH_QUOTE_CACHE_MAX_AGE_SECONDS: how old a quote served from the live feed's
+    # cache may be (0 turns the cache off: every read asks market); and how many symbols
+    # one process keeps.
+    quote_cache_max_age_seconds: float = Field(default=1.0, ge=0, le=60)
+    quote_cache_max_symbols: int = Field(default=10_000, gt=0)
     # Messages buffered per WebSocket before a client that does not read is disconnected.
     ws_send_queue_size: int = Field(default=256, gt=0)
 

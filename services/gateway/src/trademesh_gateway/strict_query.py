@@ -9,9 +9,21 @@ from starlette.requests import HTTPConnection
 
 from trademesh_gateway.errors import ApiError
 
+# Kept on the route (the app's routes are fixed once it serves; APIRoute is not hashable):
+# walking the dependency tree on every request cost more than the check itself.
+_CACHE_ATTRIBUTE = "_trademesh_declared_query"
+
 
 def _declared(route: APIRoute) -> frozenset[str]:
     """The query parameters of the route and of every dependency it uses."""
+    declared: frozenset[str] | None = getattr(route, _CACHE_ATTRIBUTE, None)
+    if declared is None:
+        declared = _walk(route)
+        setattr(route, _CACHE_ATTRIBUTE, declared)
+    return declared
+
+
+def _walk(route: APIRoute) -> frozenset[str]:
     names: set[str] = set()
     pending = [route.dependant]
     while pending:
@@ -23,7 +35,10 @@ def _declared(route: APIRoute) -> frozenset[str]:
 
 async def reject_unknown_query_parameters(connection: HTTPConnection) -> None:
     """An app-wide dependency: 400 naming the parameters the route does not declare."""
-    route = connection.scope.get("route")
+    scope = connection.scope
+    if not scope.get("query_string"):
+        return  # the common case: nothing to check, and no parsing
+    route = scope.get("route")
     if not isinstance(route, APIRoute):
         return  # the WebSocket route reads its own query (dev identity, tokens)
     unknown = sorted(set(connection.query_params) - _declared(route))

@@ -5,12 +5,14 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import FastAPI, Query
+from fastapi.responses import Response
 
 from trademesh.market.v1 import market_pb2
 from trademesh.matching.v1 import matching_pb2
 from trademesh_gateway.backends import Backends
 from trademesh_gateway.errors import ApiError
 from trademesh_gateway.instruments import InstrumentCache
+from trademesh_gateway.live_quotes import LiveQuoteCache, market_quote_fetch
 from trademesh_gateway.market_mapping import (
     INTERVALS,
     candles_from_proto,
@@ -18,7 +20,6 @@ from trademesh_gateway.market_mapping import (
     fundamentals_from_proto,
     instruments_from_proto,
     micros,
-    quote_from_proto,
 )
 from trademesh_gateway.openapi_docs import error_responses
 from trademesh_gateway.proto_mapping import book_from_proto
@@ -48,7 +49,32 @@ def _query_micros(moment: datetime) -> int:
     return value
 
 
-def add_market_routes(app: FastAPI, backends: Backends, instruments: InstrumentCache) -> None:
+def add_market_routes(
+    app: FastAPI,
+    backends: Backends,
+    instruments: InstrumentCache,
+    quotes: LiveQuoteCache | None = None,
+) -> None:
+    if quotes is None:
+        # Never fed by the live feed, it stores nothing: each read asks market (concurrent
+        # reads of one symbol still share a call).
+        quotes = LiveQuoteCache(market_quote_fetch(backends), max_age_seconds=1.0)
+    quote_cache = quotes
+
+    # First: the most frequent read is matched soonest.
+    @app.get(
+        f"{API_PREFIX}/market/{{symbol}}/quote",
+        tags=["market data"],
+        summary="Last trade, best bid and ask, change against the previous close, volume",
+        description="At most `TRADEMESH_QUOTE_CACHE_MAX_AGE_SECONDS` (default 1 s) behind "
+        "the market service: the gateway answers from the live quote feed.",
+        responses=error_responses(404),
+        response_model=Quote,
+    )
+    async def get_quote(symbol: SymbolParam) -> Response:
+        # The body comes encoded from the cache: no model is built or validated per read.
+        return Response(await quote_cache.get(symbol), media_type="application/json")
+
     @app.get(
         f"{API_PREFIX}/market/{{symbol}}/book",
         tags=["market data"],
@@ -83,18 +109,6 @@ def add_market_routes(app: FastAPI, backends: Backends, instruments: InstrumentC
             timeout=backends.call_timeout,
         )
         return instruments_from_proto(reply)
-
-    @app.get(
-        f"{API_PREFIX}/market/{{symbol}}/quote",
-        tags=["market data"],
-        summary="Last trade, best bid and ask, change against the previous close, volume",
-        responses=error_responses(404),
-    )
-    async def get_quote(symbol: SymbolParam) -> Quote:
-        reply = await backends.market.GetQuote(
-            market_pb2.GetQuoteRequest(symbol=symbol), timeout=backends.call_timeout
-        )
-        return quote_from_proto(reply)
 
     @app.get(
         f"{API_PREFIX}/market/{{symbol}}/depth",
