@@ -140,6 +140,15 @@ async def test_an_unknown_query_parameter_is_refused_with_its_name(client, alice
     assert_invalid(response, "unknown query parameter(s): 'limt'")
 
 
+async def test_nul_in_a_query_parameter_is_refused_with_its_name(client, fakes, alice):
+    response = await client.get(
+        "/api/v1/market/instruments", params={"q": "AA\x00", "limit": "5"}, headers=alice
+    )
+
+    assert_invalid(response, "query parameter(s) 'q' must not contain NUL (%00)")
+    assert fakes.behaviour.calls("SearchInstruments") == []
+
+
 async def test_declared_query_parameters_still_work(client, alice):
     response = await client.get("/api/v1/orders", params={"limit": "5"}, headers=alice)
     assert response.status_code == 200, response.text

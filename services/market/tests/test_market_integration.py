@@ -303,6 +303,9 @@ async def test_instrument_search(market):
     assert await search("coca") == ["KO"]
     assert await search("INC", limit=2) == ["AAPL", "AMZN"]
     assert await search("%") == []
+    with pytest.raises(grpc.aio.AioRpcError) as refused:  # PostgreSQL cannot compare NUL
+        await search("AA\x00")
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     (apple,) = (
         await market.SearchInstruments(market_pb2.SearchInstrumentsRequest(query="apple"))
     ).instruments

@@ -276,6 +276,22 @@ async def test_sentiment_refuses_bad_windows(social, symbol):
             social_pb2.GetSentimentRequest(symbol=symbol, from_us=1, to_us=10**16)
         )
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.aio.AioRpcError) as raised:  # past year 9999
+        await social.GetSentiment(social_pb2.GetSentimentRequest(symbol=symbol, to_us=10**18))
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_sentiment_up_to_the_first_days_of_year_one_starts_at_year_one(social, symbol):
+    # The default window (30 days back from `to`) used to underflow datetime: an INTERNAL.
+    year_one = datetime(1, 1, 15, 6, 1, tzinfo=UTC)
+    to_us = (year_one - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    reply = await social.GetSentiment(
+        social_pb2.GetSentimentRequest(
+            symbol=symbol, interval=social_pb2.SENTIMENT_INTERVAL_DAY, to_us=to_us
+        )
+    )
+    assert reply.from_us < reply.to_us == to_us
+    assert reply.post_count == 0
 
 
 async def test_writes_are_refused_not_unlimited_when_redis_is_down(social_stack, symbol, user):

@@ -66,6 +66,8 @@ class MarketServicer(market_pb2_grpc.MarketServiceServicer):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, f"limit must be 0..{MAX_SEARCH_LIMIT}"
             )
+        if "\x00" in request.query:  # PostgreSQL cannot compare text holding NUL
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "query must not contain NUL")
         async with self._pool.acquire() as conn:
             found = await store.search_instruments(
                 conn, request.query, request.limit or DEFAULT_SEARCH_LIMIT

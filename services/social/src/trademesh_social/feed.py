@@ -172,7 +172,10 @@ class SocialFeed:
         symbol = normalise_symbol(symbol)
         width, default_window = INTERVALS[interval]
         end = end or datetime.now(UTC)
-        start = start or end - default_window
+        if start is None:
+            # `to` within the default window of year 1 would underflow datetime.
+            earliest = datetime.min.replace(tzinfo=UTC)
+            start = end - default_window if end - earliest > default_window else earliest
         if start >= end:
             raise InvalidRequest("from must be before to")
         if (end - start) / width > MAX_BUCKETS:

@@ -37,7 +37,12 @@ def _us(moment: datetime) -> int:
 
 
 def _moment(us: int) -> datetime | None:
-    return datetime.fromtimestamp(us / 1_000_000, UTC) if us else None
+    if not us:
+        return None
+    try:
+        return datetime.fromtimestamp(us / 1_000_000, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidRequest(f"time {us} µs is outside years 1-9999") from None
 
 
 def post_message(post: Post) -> social_pb2.Post:
