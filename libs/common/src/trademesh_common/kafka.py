@@ -189,6 +189,12 @@ def _set_exception(future: asyncio.Future[Message], exc: BaseException) -> None:
         future.set_exception(exc)
 
 
+def _log_commit_failure(queued: concurrent.futures.Future[Any]) -> None:
+    error = queued.exception()
+    if error is not None:  # e.g. partitions revoked: the new owner replays harmlessly
+        log.warning("could not queue an offset commit", extra={"error": repr(error)})
+
+
 class AsyncBatchConsumer:
     """A consumer driven from asyncio: blocking calls run on one dedicated thread."""
 
@@ -223,15 +229,27 @@ class AsyncBatchConsumer:
                 log.warning("kafka consume error", extra={"error": str(error)})
         return good
 
-    async def commit(self, messages: Sequence[Message]) -> None:
-        """Commits past the last of `messages` per partition, synchronously."""
+    async def commit(self, messages: Sequence[Message], *, wait: bool = False) -> None:
+        """Commits past the last of `messages` per partition.
+
+        By default the commit is only queued (librdkafka's asynchronous commit, itself
+        handed to the consumer's thread without waiting): the next batch does not wait a
+        broker round trip. That suits consumers whose batches are idempotent (order's
+        executions, market's marketdata): an offset lost to a crash or a failed commit only
+        replays records that are recognised and skipped. `wait=True` commits synchronously
+        and raises on failure.
+        """
         if not messages:
             return
         last: dict[tuple[str, int], int] = {}
         for message in messages:
             last[(message.topic(), message.partition())] = message.offset()
         offsets = [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
-        await self._run(lambda: self._consumer.commit(offsets=offsets, asynchronous=False))
+        if wait:
+            await self._run(lambda: self._consumer.commit(offsets=offsets, asynchronous=False))
+            return
+        queued = self._executor.submit(self._consumer.commit, offsets=offsets, asynchronous=True)
+        queued.add_done_callback(_log_commit_failure)
 
     async def close(self) -> None:
         await self._run(self._consumer.close)

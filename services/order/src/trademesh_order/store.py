@@ -276,6 +276,88 @@ async def insert_order(
     return _order(row)
 
 
+# One statement places an order whose account (or position) already covers it: the
+# reservation, the order and its outbox row. The conditional UPDATE both checks and
+# reserves, under the row lock it takes, so concurrent placements cannot overdraw; when it
+# matches no row (no account yet, not enough cash or position) nothing is inserted and
+# the caller takes the step-by-step path, which opens accounts and words the refusal.
+_PLACE_RESERVING_CASH = """
+    UPDATE accounts SET reserved_cash = reserved_cash + $12::numeric
+    WHERE user_id = $2 AND cash - reserved_cash >= $12::numeric
+    RETURNING user_id
+"""
+_PLACE_RESERVING_POSITION = """
+    UPDATE positions SET reserved_quantity = reserved_quantity + $13::bigint
+    WHERE user_id = $2 AND symbol = $4
+        AND ($17::boolean OR quantity - reserved_quantity >= $13::bigint)
+    RETURNING user_id
+"""
+_PLACE = """
+    WITH reserved AS ({reserve}),
+    placed AS (
+        INSERT INTO orders (
+            order_id, user_id, client_order_id, symbol, side, type, time_in_force, quantity,
+            price, limit_price, status, reserved_cash, reserved_quantity, command_id)
+        SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text,
+            $8::bigint, $9::numeric, $10::numeric, $11::text, $12::numeric, $13::bigint,
+            $14::text
+        FROM reserved
+        RETURNING {columns}
+    ),
+    queued AS (
+        INSERT INTO outbox (topic, key, payload) SELECT $15::text, symbol, $16::bytea FROM placed
+        RETURNING id
+    )
+    SELECT placed.*, queued.id AS outbox_id FROM placed CROSS JOIN queued
+"""
+_PLACE_BUY = _PLACE.format(reserve=_PLACE_RESERVING_CASH, columns=_ORDER_COLUMNS)
+_PLACE_SELL = _PLACE.format(reserve=_PLACE_RESERVING_POSITION, columns=_ORDER_COLUMNS)
+
+
+async def place_covered_order(
+    conn: asyncpg.Connection,
+    order_id: str,
+    order: NewOrder,
+    *,
+    limit_price: Decimal,
+    reserved_cash: Decimal,
+    reserved_quantity: int,
+    command_id: str,
+    outbox_topic: str,
+    command: bytes,
+    allow_short: bool,
+) -> tuple[Order, int] | None:
+    """Reserves, stores the order and queues its command in one statement (one round
+    trip); returns the order and its outbox row id, or None when the account or position
+    does not cover it as it stands (nothing changed then).
+
+    Raises asyncpg.UniqueViolationError when the client_order_id was used before.
+    """
+    args: list[object] = [
+        order_id,
+        order.user_id,
+        order.client_order_id,
+        order.symbol,
+        order.side.value,
+        order.type.value,
+        order.time_in_force.value,
+        order.quantity,
+        order.price,
+        limit_price,
+        OrderStatus.PENDING_NEW.value,
+        reserved_cash,
+        reserved_quantity,
+        command_id,
+        outbox_topic,
+        command,
+    ]
+    if order.side is Side.BUY:
+        row = await conn.fetchrow(_PLACE_BUY, *args)
+    else:
+        row = await conn.fetchrow(_PLACE_SELL, *args, allow_short)
+    return None if row is None else (_order(row), row["outbox_id"])
+
+
 async def find_by_client_order_id(
     conn: asyncpg.Connection, user_id: str, client_order_id: str
 ) -> Order | None:
