@@ -11,6 +11,7 @@ WebSocket, and the POST → 202 latency. Prints one JSON object.
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import statistics
@@ -94,10 +95,9 @@ async def run(
     reader = asyncio.create_task(read_fills())
     sent_at: dict[str, float] = {}
     accept_latency: list[float] = []
-    errors = 0
+    errors: collections.Counter[str] = collections.Counter()
 
     async def place(role: str, side: str) -> None:
-        nonlocal errors
         started = time.perf_counter()
         try:
             response = await clients[role].post(
@@ -110,11 +110,11 @@ async def run(
                     "price": PRICE,
                 },
             )
-        except httpx.HTTPError:
-            errors += 1
+        except httpx.HTTPError as exc:
+            errors[type(exc).__name__] += 1
             return
         if response.status_code != 202:
-            errors += 1
+            errors[str(response.status_code)] += 1
             return
         accept_latency.append(time.perf_counter() - started)
         if role == "taker":
@@ -157,7 +157,8 @@ async def run(
         "offered_orders_per_second": rate,
         "achieved_orders_per_second": round(2 * pairs / offered_seconds, 1),
         "orders": 2 * pairs,
-        "errors": errors,
+        "errors": sum(errors.values()),
+        "errors_by_kind": dict(errors),
         "fills_received": len(fill_latency),
         "fills_missing": len(sent_at) - len(fill_latency),
         "post_to_fill_on_websocket": percentiles(fill_latency),

@@ -76,7 +76,7 @@ def consumer_config(bootstrap: str, group_id: str, **overrides: Any) -> dict[str
         "auto.offset.reset": "earliest",
         # Never see records of aborted or still-open transactions.
         "isolation.level": "read_committed",
-        "fetch.wait.max.ms": 5,
+        "fetch.wait.max.ms": 100,
         "partition.assignment.strategy": "cooperative-sticky",
         # librdkafka's statistics carry each partition's positions: the lag gauge reads them.
         "statistics.interval.ms": LAG_STATISTICS_INTERVAL_MS,

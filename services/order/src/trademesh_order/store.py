@@ -147,9 +147,13 @@ async def ensure_account(
 
 
 async def lock_account(conn: asyncpg.Connection, user_id: str) -> Account:
-    """The account, locked until the transaction ends: one user's orders take turns."""
+    """The account, locked until the transaction ends: one user's orders take turns.
+
+    NO KEY UPDATE, like an UPDATE of the row: it leaves the KEY SHARE lock of an order
+    insert's foreign key check alone (see lock_accounts).
+    """
     row = await conn.fetchrow(
-        "SELECT user_id, cash, reserved_cash FROM accounts WHERE user_id = $1 FOR UPDATE",
+        "SELECT user_id, cash, reserved_cash FROM accounts WHERE user_id = $1 FOR NO KEY UPDATE",
         user_id,
     )
     if row is None:
@@ -534,9 +538,16 @@ async def claim_executions(
 
 
 async def lock_accounts(conn: asyncpg.Connection, user_ids: Sequence[str]) -> None:
+    """Locks the accounts as the UPDATE that follows would (NO KEY UPDATE), in sorted order.
+
+    Not FOR UPDATE: that would also block the KEY SHARE lock an order insert's foreign key
+    check takes on its account, and a sell placed in one statement (position locked,
+    then the order inserted) would deadlock with this batch (account, then position).
+    """
     if user_ids:
         await conn.execute(
-            "SELECT 1 FROM accounts WHERE user_id = ANY($1::text[]) ORDER BY user_id FOR UPDATE",
+            "SELECT 1 FROM accounts WHERE user_id = ANY($1::text[])"
+            " ORDER BY user_id FOR NO KEY UPDATE",
             list(user_ids),
         )
 
