@@ -17,8 +17,9 @@ Lock order is order row, then account, then position, everywhere in this
 service, so appliers and order entry cannot deadlock each other.
 """
 
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -151,8 +152,11 @@ class ExecutionApplier:
                     batch.unchanged += 1
                 else:
                     batch.applied += 1
-                    _observe_lag(report)
+                    work.observations.append(functools.partial(_observe_lag, report))
             batch.updates = await work.write(conn)
+        # Only now: a batch that falls back to report by report would count twice.
+        for observe in work.observations:
+            observe()
         return batch
 
     async def _apply_in_memory(
@@ -184,7 +188,7 @@ class ExecutionApplier:
             report.last_quantity <= 0 or report.last_price_ticks <= 0
         )
         if status is None or malformed_fill:
-            _ignore(order, report, kind)
+            work.observations.append(functools.partial(_ignore, order, report, kind))
             return None
         fill = None
         if kind is ExecutionKind.FILL:
@@ -497,6 +501,8 @@ class _BatchWork:
         # (key, OrderUpdate) in report order, and each update's trace headers.
         self.updates: list[tuple[str, bytes]] = []
         self.headers: dict[bytes, KafkaHeaders] = {}
+        # Metrics and warnings, emitted once the batch is written.
+        self.observations: list[Callable[[], None]] = []
 
     def claim(self, execution_id: str, order_id: str) -> bool:
         """True the first time a claimed report comes by; a second copy in the batch, or
@@ -577,8 +583,10 @@ class _BatchWork:
         )
         self._last_prices[order.symbol] = (price, traded_at)
         if report.liquidity == executions_pb2.LIQUIDITY_TAKER:
-            ORDER_TO_FILL_SECONDS.observe(
-                max(0.0, (_now() - order.created_at).total_seconds()), exemplar=trace_exemplar()
+            # Measured now, recorded after the write (with the exemplar of this trace).
+            to_fill = max(0.0, (_now() - order.created_at).total_seconds())
+            self.observations.append(
+                functools.partial(ORDER_TO_FILL_SECONDS.observe, to_fill, exemplar=trace_exemplar())
             )
         filled_quantity = order.filled_quantity + quantity
         filled_notional = order.filled_notional + price * quantity
@@ -593,7 +601,7 @@ class _BatchWork:
                 reserved_quantity=reserved_quantity,
             )
         )
-        FILLS_APPLIED.labels(order.side.value).inc()
+        self.observations.append(FILLS_APPLIED.labels(order.side.value).inc)
         return fill, order
 
     def release(self, order: Order, status: OrderStatus, reason: str) -> Order:
