@@ -11,21 +11,25 @@ WebSocket, and the POST → 202 latency. Prints one JSON object.
 
 import argparse
 import asyncio
+import collections
 import json
+import os
 import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import websockets
-from machine import machine  # bench/ is on sys.path when a script runs
+from machine import group_cpu_seconds, machine  # bench/ is on sys.path when a script runs
 
 from trademesh_devstack.mesh import Mesh
 from trademesh_devstack.stack import DevStack
 
 PRICE = "150.00"
+IDLE_SECONDS = 3.0
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -55,7 +59,14 @@ async def access_token(base_url: str, username: str) -> str:
         return login.json()["access_token"]
 
 
-async def run(base_url: str, rate: float, seconds: float) -> dict:
+def cpu_sample(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each process group (a service, or a server of the stack)."""
+    return {name: group_cpu_seconds(pid) for name, pid in pids.items()}
+
+
+async def run(
+    base_url: str, rate: float, seconds: float, pids: Callable[[], dict[str, int]]
+) -> dict:
     tokens = {
         role: await access_token(base_url, f"bench-{role}-{uuid.uuid4().hex[:6]}")
         for role in ("maker", "taker")
@@ -84,10 +95,9 @@ async def run(base_url: str, rate: float, seconds: float) -> dict:
     reader = asyncio.create_task(read_fills())
     sent_at: dict[str, float] = {}
     accept_latency: list[float] = []
-    errors = 0
+    errors: collections.Counter[str] = collections.Counter()
 
     async def place(role: str, side: str) -> None:
-        nonlocal errors
         started = time.perf_counter()
         try:
             response = await clients[role].post(
@@ -100,11 +110,11 @@ async def run(base_url: str, rate: float, seconds: float) -> dict:
                     "price": PRICE,
                 },
             )
-        except httpx.HTTPError:
-            errors += 1
+        except httpx.HTTPError as exc:
+            errors[type(exc).__name__] += 1
             return
         if response.status_code != 202:
-            errors += 1
+            errors[str(response.status_code)] += 1
             return
         accept_latency.append(time.perf_counter() - started)
         if role == "taker":
@@ -114,6 +124,13 @@ async def run(base_url: str, rate: float, seconds: float) -> dict:
     pairs = int(rate * seconds / 2)
     interval = 2 / rate
     tasks = []
+    # What the processes burn with no orders (Kafka pollers, the broker's own work) is
+    # measured first and reported, and subtracted in the net figures.
+    idle_before = cpu_sample(pids())
+    await asyncio.sleep(IDLE_SECONDS)
+    idle = {name: used - idle_before[name] for name, used in cpu_sample(pids()).items()}
+    cpu_before = cpu_sample(pids())
+    load_before = os.getloadavg()
     begin = time.perf_counter()
     for n in range(pairs):
         delay = begin + n * interval - time.perf_counter()
@@ -127,6 +144,9 @@ async def run(base_url: str, rate: float, seconds: float) -> dict:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not set(sent_at) <= set(fill_seen):
         await asyncio.sleep(0.1)
+    cpu_after = cpu_sample(pids())
+    measured_seconds = time.perf_counter() - begin
+    load_after = os.getloadavg()
     reader.cancel()
     await taker_ws.close()
     for client in clients.values():
@@ -137,11 +157,34 @@ async def run(base_url: str, rate: float, seconds: float) -> dict:
         "offered_orders_per_second": rate,
         "achieved_orders_per_second": round(2 * pairs / offered_seconds, 1),
         "orders": 2 * pairs,
-        "errors": errors,
+        "errors": sum(errors.values()),
+        "errors_by_kind": dict(errors),
         "fills_received": len(fill_latency),
         "fills_missing": len(sent_at) - len(fill_latency),
         "post_to_fill_on_websocket": percentiles(fill_latency),
         "post_to_202": percentiles(accept_latency),
+        # CPU per order offered, in ms, over the load and the wait for the last fills.
+        # The WebSocket wait polls every 0.1 s, so idle services add a little.
+        "cpu_ms_per_order": {
+            name: round((cpu_after[name] - cpu_before[name]) * 1000 / (2 * pairs), 3)
+            for name in cpu_before
+        },
+        "idle_cpu_ms_per_second": {
+            name: round(used * 1000 / IDLE_SECONDS, 1) for name, used in idle.items()
+        },
+        "cpu_ms_per_order_net_of_idle": {
+            name: round(
+                (cpu_after[name] - cpu_before[name] - idle[name] / IDLE_SECONDS * measured_seconds)
+                * 1000
+                / (2 * pairs),
+                3,
+            )
+            for name in cpu_before
+        },
+        "loadavg_before_after": [
+            [round(x, 2) for x in load_before],
+            [round(x, 2) for x in load_after],
+        ],
     }
 
 
@@ -157,6 +200,10 @@ def main() -> None:
             extra_env={
                 "order": {"TRADEMESH_PAPER_STARTING_POSITIONS": "AAPL:1000000"},
                 "matching": {"TRADEMESH_LOG_LEVEL": "WARNING"},
+                # Bench accounts only: the cheapest argon2id the auth service accepts, so
+                # registering the two users does not load the machine before the run. The
+                # service's default (3 passes, 64 MiB) is untouched.
+                "auth": {"TRADEMESH_ARGON2_TIME_COST": "1", "TRADEMESH_ARGON2_MEMORY_KIB": "8192"},
                 # Two users carry the whole offered load: lift the per-user limit for them.
                 "gateway": {
                     "TRADEMESH_LOG_LEVEL": "WARNING",
@@ -166,7 +213,16 @@ def main() -> None:
         )
         try:
             mesh.start()
-            result = asyncio.run(run(mesh.gateway_url, args.rate, args.seconds))
+
+            def pids() -> dict[str, int]:
+                found = {
+                    name: service.process.pid
+                    for name, service in mesh.services.items()
+                    if service.process is not None and service.process.pid is not None
+                }
+                return {**found, **stack.pids()}
+
+            result = asyncio.run(run(mesh.gateway_url, args.rate, args.seconds, pids))
         finally:
             mesh.stop()
     print(json.dumps({"benchmark": "gateway_latency", **result, "machine": machine()}))

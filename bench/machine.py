@@ -21,3 +21,40 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc/<pid>/stat.
+
+    CPU per operation is the figure that survives a machine shared with other work:
+    wall-clock rates move with the load average, CPU seconds per order much less.
+    """
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        # The command name (field 2) may hold spaces: split after its closing parenthesis.
+        fields = stat.read().rsplit(")", 1)[1].split()
+    # Fields 14 and 15 of stat(5) (utime, stime) are at 11 and 12 after the name.
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time of a process group leader, its group and its direct children.
+
+    The children count because PostgreSQL's backends leave the postmaster's group (each
+    calls setsid). Processes that exited during the measurement are not counted: sample
+    groups whose members live as long as the measurement.
+    """
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            with open(f"/proc/{entry}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            # Fields 4 and 5 of stat(5), parent and process group, are at 1 and 2 after
+            # the name.
+            if int(fields[2]) == pgid or int(fields[1]) == pgid:
+                total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return total

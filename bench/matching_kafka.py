@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
-from machine import machine  # bench/ is on sys.path when a script runs
+from machine import group_cpu_seconds, machine  # bench/ is on sys.path when a script runs
 
 from trademesh.events.v1 import orders_pb2
 from trademesh_devstack._proc import ManagedProcess, free_port, wait_for
@@ -130,6 +130,10 @@ def main() -> None:
             proc=matching,
             logs=[matching.log_path],
         )
+        assert matching.pid is not None
+        pids = {"matching": matching.pid, **stack.pids()}
+        cpu_before = {name: group_cpu_seconds(pid) for name, pid in pids.items()}
+        load_before = os.getloadavg()
         started = time.monotonic()
         group = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{prefix}-matching"})
         partitions = [TopicPartition(f"{prefix}.orders", p) for p in range(PARTITIONS)]
@@ -141,6 +145,8 @@ def main() -> None:
                 break
             time.sleep(0.05)
         elapsed = time.monotonic() - started
+        cpu_used = {name: group_cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+        load_after = os.getloadavg()
         executions = sum(
             group.get_watermark_offsets(TopicPartition(f"{prefix}.executions", p), timeout=10)[1]
             for p in range(PARTITIONS)
@@ -160,6 +166,16 @@ def main() -> None:
                 # Includes transaction markers: an upper bound on execution records.
                 "executions_log_end": executions,
                 "completed": elapsed < 600,
+                # CPU per command while the backlog was worked off: steadier than the rate
+                # on a shared machine. The broker also serves the progress polls here.
+                "cpu_us_per_command": {
+                    name: round(used * 1_000_000 / args.commands, 1)
+                    for name, used in cpu_used.items()
+                },
+                "loadavg_before_after": [
+                    [round(x, 2) for x in load_before],
+                    [round(x, 2) for x in load_after],
+                ],
                 "machine": machine(),
             }
         )

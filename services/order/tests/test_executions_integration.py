@@ -1,6 +1,7 @@
 """Matching's execution reports (produced for real onto `executions`) moving orders, cash,
 reservations and positions, exactly once, with an OrderUpdate per change."""
 
+import asyncio
 import uuid
 
 import pytest
@@ -243,3 +244,45 @@ async def test_garbage_and_orphans_go_to_the_dead_letter_topic_and_the_rest_appl
     # The consumer carries on: later reports still apply.
     await matching.fill(order, 1, 12000)
     await order_in(order, STATUS.ORDER_STATUS_FILLED)
+
+
+async def test_a_report_that_breaks_the_batched_write_is_set_aside_and_the_rest_applies(
+    order_client, matching, order_in, dead_letter_tap, user_id
+):
+    """The batched write fails as a whole; the report-by-report retry isolates the culprit."""
+    first = (await order_client.PlaceOrder(limit(user_id, "AMZN", "buy", 1, "120.00"))).order
+    second = (await order_client.PlaceOrder(limit(user_id, "AMZN", "buy", 1, "120.00"))).order
+    await matching.ack(first)
+    await matching.ack(second)
+    await order_in(first, STATUS.ORDER_STATUS_NEW)
+    await order_in(second, STATUS.ORDER_STATUS_NEW)
+
+    # PostgreSQL text cannot hold a NUL: storing this fill raises a DataError.
+    bad = matching.report(
+        first,
+        executions_pb2.EXECUTION_TYPE_FILL,
+        trade_id="t\x00bad",
+        last_quantity=1,
+        last_price_ticks=12000,
+        leaves_quantity=0,
+        liquidity=executions_pb2.LIQUIDITY_TAKER,
+    )
+    good = matching.report(
+        second,
+        executions_pb2.EXECUTION_TYPE_FILL,
+        trade_id=f"t-{uuid.uuid4().hex}",
+        last_quantity=1,
+        last_price_ticks=12000,
+        leaves_quantity=0,
+        liquidity=executions_pb2.LIQUIDITY_TAKER,
+    )
+    # Sent together, so that they usually share a batch.
+    await asyncio.gather(matching.send(bad), matching.send(good))
+
+    await order_in(second, STATUS.ORDER_STATUS_FILLED)
+    dead = await dead_letter_tap.find(lambda r: r.value() == bad.SerializeToString())
+    assert dict(dead.headers())["x-dead-letter-reason"].startswith(b"cannot be applied")
+    current = await order_client.GetOrder(
+        order_pb2.GetOrderRequest(user_id=user_id, order_id=first.order_id)
+    )
+    assert current.status == STATUS.ORDER_STATUS_NEW and current.filled_quantity == 0

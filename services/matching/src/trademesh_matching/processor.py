@@ -119,7 +119,16 @@ class MatchingProcessor:
         self._producer = Producer(
             producer_config(
                 settings.kafka_bootstrap,
-                **{"transactional.id": settings.transactional_id, "linger.ms": 2},
+                **{
+                    "transactional.id": settings.transactional_id,
+                    "linger.ms": 2,
+                    # A transaction begun right after the last one committed finds the
+                    # coordinator still writing that one's markers (CONCURRENT_TRANSACTIONS)
+                    # and retries after this backoff: the default 100 ms was most of
+                    # send_offsets_to_transaction's time. Retries still back off
+                    # exponentially up to retry.backoff.max.ms.
+                    "retry.backoff.ms": 5,
+                },
             ),
             logger=log,
         )

@@ -55,7 +55,6 @@ def store_trades(client: redis.Redis, trades: list[marketdata_pb2.Trade]) -> Non
     retried batch overwrites them with the same content."""
     if not trades:
         return
-    pipe = client.pipeline(transaction=False)
-    for trade in trades:
-        pipe.set(trade_key(trade.trade_id), trade_record(trade))
-    pipe.execute()
+    # One MSET, not a SET per trade: one reply to parse instead of one per trade, which
+    # was a tenth of matching's time under a backlog.
+    client.mset({trade_key(trade.trade_id): trade_record(trade) for trade in trades})

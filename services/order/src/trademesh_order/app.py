@@ -76,6 +76,7 @@ class OrderApp:
         )
         self._spawn("executions consumer", executions.run(self._stop))
         self._spawn("outbox relay", publisher.run_relay(self._stop))
+        self._spawn("outbox marker", publisher.run_marker(self._stop))
 
         self._grpc = GrpcServer(settings.grpc_host, settings.grpc_port, settings.tls)
         order_pb2_grpc.add_OrderServiceServicer_to_server(
@@ -137,6 +138,10 @@ class OrderApp:
             await self._consumer.close()
         if self._producer is not None:
             await asyncio.to_thread(self._producer.close)
+        if self.publisher is not None:
+            # Deliveries the close flushed: marked now rather than republished next start.
+            await asyncio.sleep(0.01)  # the delivery callbacks run on the loop
+            await self.publisher.mark_delivered()
         if self._pool is not None:
             await self._pool.close()
         log.info("order service stopped")

@@ -1,10 +1,11 @@
 """The `executions` consumer: batches of matching's reports applied, then acknowledged.
 
 Per batch: apply in one PostgreSQL transaction (retried until it commits),
-send undecodable or orphaned records to `executions.dlq`, publish the
-OrderUpdates the batch owes, and only then commit the Kafka offsets. A crash
-anywhere before the offset commit replays the batch, which is harmless:
-applied reports are recognised by their ids.
+send undecodable or orphaned records to `executions.dlq`, hand the
+OrderUpdates the batch owes to the producer, and only then queue the Kafka
+offset commit (asynchronous: nothing waits for it). A crash anywhere before
+the offsets reach Kafka replays the batch, which is harmless: applied reports
+are recognised by their ids.
 
 OrderUpdates are at-least-once: they sit in the outbox, committed with the
 change they describe, and are published right after the commit or by the

@@ -3,6 +3,8 @@
 Each use case changes PostgreSQL in one transaction that also writes the
 command to the outbox, and publishes the command only after the commit: an
 order is either fully accepted (reserved, stored, command owed) or not at all.
+An order its open account already covers takes one statement; the rest (a
+first order, a reused client_order_id, a refusal) take the step-by-step path.
 """
 
 import uuid
@@ -15,12 +17,14 @@ from opentelemetry import trace
 
 from trademesh.order.v1 import order_pb2
 from trademesh_common.kafka import Topics
+from trademesh_common.telemetry import kafka_headers
 from trademesh_order import commands, store
 from trademesh_order.errors import OrderNotFound, OrderNotOpen, OrderRejected
+from trademesh_order.instruments import Instrument
 from trademesh_order.metrics import ORDERS_ACCEPTED, ORDERS_REJECTED
-from trademesh_order.orders import Order, Side
+from trademesh_order.orders import NewOrder, Order, Side
 from trademesh_order.outbox import OutboxPublisher, OutboxRecord, enqueue
-from trademesh_order.risk import check_cash, check_position, reservation_for
+from trademesh_order.risk import Reservation, check_cash, check_position, reservation_for
 from trademesh_order.validation import validate_order, validate_user_id
 
 
@@ -78,6 +82,9 @@ class OrderEntry:
             new_order = validate_order(request, instrument)
             assert instrument is not None
             reservation = reservation_for(new_order, instrument)
+            at_once = await self._place_covered(conn, new_order, instrument, reservation)
+            if at_once is not None:
+                return at_once
             async with conn.transaction():
                 await self.open_account(conn, new_order.user_id)
                 # The account lock serialises one user's placements, which makes the
@@ -119,6 +126,44 @@ class OrderEntry:
                 record = await enqueue(
                     conn, Topics.ORDERS, order.symbol, command.SerializeToString()
                 )
+        return PlacedOrder(order, duplicate=False), record
+
+    async def _place_covered(
+        self,
+        conn: asyncpg.Connection,
+        new_order: NewOrder,
+        instrument: Instrument,
+        reservation: Reservation,
+    ) -> tuple[PlacedOrder, OutboxRecord] | None:
+        """The common case in one round trip: an open account that covers the order.
+
+        None sends the caller down the step-by-step path, which opens the account, finds
+        an earlier order with the same client_order_id, or words the refusal.
+        """
+        order_id, command_id = uuid.uuid4().hex, commands.new_command_id()
+        command = commands.new_order_accepted(
+            order_id, command_id, new_order, reservation.limit_price, instrument
+        )
+        payload = command.SerializeToString()
+        try:
+            placed = await store.place_covered_order(
+                conn,
+                order_id,
+                new_order,
+                limit_price=reservation.limit_price,
+                reserved_cash=reservation.cash,
+                reserved_quantity=reservation.quantity,
+                command_id=command_id,
+                outbox_topic=Topics.ORDERS,
+                command=payload,
+                allow_short=self._terms.allow_short,
+            )
+        except asyncpg.UniqueViolationError:
+            return None  # the client_order_id names an earlier order: the slow path finds it
+        if placed is None:
+            return None
+        order, outbox_id = placed
+        record = OutboxRecord(outbox_id, Topics.ORDERS, order.symbol, payload, kafka_headers())
         return PlacedOrder(order, duplicate=False), record
 
     async def cancel(self, user_id: str, order_id: str) -> Order:

@@ -1,8 +1,8 @@
 """SQL for order entry's tables. Functions take a connection so callers own the transaction;
 they return domain records, never raw rows."""
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import asyncpg
@@ -147,9 +147,13 @@ async def ensure_account(
 
 
 async def lock_account(conn: asyncpg.Connection, user_id: str) -> Account:
-    """The account, locked until the transaction ends: one user's orders take turns."""
+    """The account, locked until the transaction ends: one user's orders take turns.
+
+    NO KEY UPDATE, like an UPDATE of the row: it leaves the KEY SHARE lock of an order
+    insert's foreign key check alone (see lock_accounts).
+    """
     row = await conn.fetchrow(
-        "SELECT user_id, cash, reserved_cash FROM accounts WHERE user_id = $1 FOR UPDATE",
+        "SELECT user_id, cash, reserved_cash FROM accounts WHERE user_id = $1 FOR NO KEY UPDATE",
         user_id,
     )
     if row is None:
@@ -274,6 +278,88 @@ async def insert_order(
     )
     assert row is not None
     return _order(row)
+
+
+# One statement places an order whose account (or position) already covers it: the
+# reservation, the order and its outbox row. The conditional UPDATE both checks and
+# reserves, under the row lock it takes, so concurrent placements cannot overdraw; when it
+# matches no row (no account yet, not enough cash or position) nothing is inserted and
+# the caller takes the step-by-step path, which opens accounts and words the refusal.
+_PLACE_RESERVING_CASH = """
+    UPDATE accounts SET reserved_cash = reserved_cash + $12::numeric
+    WHERE user_id = $2 AND cash - reserved_cash >= $12::numeric
+    RETURNING user_id
+"""
+_PLACE_RESERVING_POSITION = """
+    UPDATE positions SET reserved_quantity = reserved_quantity + $13::bigint
+    WHERE user_id = $2 AND symbol = $4
+        AND ($17::boolean OR quantity - reserved_quantity >= $13::bigint)
+    RETURNING user_id
+"""
+_PLACE = """
+    WITH reserved AS ({reserve}),
+    placed AS (
+        INSERT INTO orders (
+            order_id, user_id, client_order_id, symbol, side, type, time_in_force, quantity,
+            price, limit_price, status, reserved_cash, reserved_quantity, command_id)
+        SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text,
+            $8::bigint, $9::numeric, $10::numeric, $11::text, $12::numeric, $13::bigint,
+            $14::text
+        FROM reserved
+        RETURNING {columns}
+    ),
+    queued AS (
+        INSERT INTO outbox (topic, key, payload) SELECT $15::text, symbol, $16::bytea FROM placed
+        RETURNING id
+    )
+    SELECT placed.*, queued.id AS outbox_id FROM placed CROSS JOIN queued
+"""
+_PLACE_BUY = _PLACE.format(reserve=_PLACE_RESERVING_CASH, columns=_ORDER_COLUMNS)
+_PLACE_SELL = _PLACE.format(reserve=_PLACE_RESERVING_POSITION, columns=_ORDER_COLUMNS)
+
+
+async def place_covered_order(
+    conn: asyncpg.Connection,
+    order_id: str,
+    order: NewOrder,
+    *,
+    limit_price: Decimal,
+    reserved_cash: Decimal,
+    reserved_quantity: int,
+    command_id: str,
+    outbox_topic: str,
+    command: bytes,
+    allow_short: bool,
+) -> tuple[Order, int] | None:
+    """Reserves, stores the order and queues its command in one statement (one round
+    trip); returns the order and its outbox row id, or None when the account or position
+    does not cover it as it stands (nothing changed then).
+
+    Raises asyncpg.UniqueViolationError when the client_order_id was used before.
+    """
+    args: list[object] = [
+        order_id,
+        order.user_id,
+        order.client_order_id,
+        order.symbol,
+        order.side.value,
+        order.type.value,
+        order.time_in_force.value,
+        order.quantity,
+        order.price,
+        limit_price,
+        OrderStatus.PENDING_NEW.value,
+        reserved_cash,
+        reserved_quantity,
+        command_id,
+        outbox_topic,
+        command,
+    ]
+    if order.side is Side.BUY:
+        row = await conn.fetchrow(_PLACE_BUY, *args)
+    else:
+        row = await conn.fetchrow(_PLACE_SELL, *args, allow_short)
+    return None if row is None else (_order(row), row["outbox_id"])
 
 
 async def find_by_client_order_id(
@@ -414,3 +500,188 @@ async def claim_execution(conn: asyncpg.Connection, execution_id: str, order_id:
         order_id,
     )
     return bool(claimed)
+
+
+# --- a batch of execution reports at once ------------------------------------------------
+# Each function is one statement for the whole batch; locks are taken in sorted key order
+# (order rows, then accounts, then positions), like the one-row functions above.
+
+
+async def lock_orders(
+    conn: asyncpg.Connection, order_ids: Sequence[str]
+) -> tuple[dict[str, Order], datetime]:
+    """The orders among `order_ids`, locked, and the transaction's now()."""
+    rows = await conn.fetch(
+        f"SELECT {_ORDER_COLUMNS}, now() AS tx_now FROM orders"
+        " WHERE order_id = ANY($1::text[]) ORDER BY order_id FOR UPDATE",
+        list(order_ids),
+    )
+    now = rows[0]["tx_now"] if rows else datetime.now(UTC)
+    return {row["order_id"]: _order(row) for row in rows}, now
+
+
+async def claim_executions(
+    conn: asyncpg.Connection, executions: Sequence[tuple[str, str]]
+) -> set[str]:
+    """Records (execution id, order id) pairs as applied; returns the ids claimed now (the
+    others were applied before: redeliveries)."""
+    if not executions:
+        return set()
+    rows = await conn.fetch(
+        "INSERT INTO applied_executions (execution_id, order_id)"
+        " SELECT * FROM unnest($1::text[], $2::text[])"
+        " ON CONFLICT (execution_id) DO NOTHING RETURNING execution_id",
+        [execution_id for execution_id, _ in executions],
+        [order_id for _, order_id in executions],
+    )
+    return {row["execution_id"] for row in rows}
+
+
+async def lock_accounts(conn: asyncpg.Connection, user_ids: Sequence[str]) -> None:
+    """Locks the accounts as the UPDATE that follows would (NO KEY UPDATE), in sorted order.
+
+    Not FOR UPDATE: that would also block the KEY SHARE lock an order insert's foreign key
+    check takes on its account, and a sell placed in one statement (position locked,
+    then the order inserted) would deadlock with this batch (account, then position).
+    """
+    if user_ids:
+        await conn.execute(
+            "SELECT 1 FROM accounts WHERE user_id = ANY($1::text[])"
+            " ORDER BY user_id FOR NO KEY UPDATE",
+            list(user_ids),
+        )
+
+
+async def lock_positions(
+    conn: asyncpg.Connection, holdings: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Position]:
+    """The positions of distinct (user, symbol) pairs, created empty if missing, locked."""
+    if not holdings:
+        return {}
+    rows = await conn.fetch(
+        "INSERT INTO positions (user_id, symbol)"
+        " SELECT * FROM unnest($1::text[], $2::text[]) AS h (user_id, symbol)"
+        " ORDER BY user_id, symbol"
+        " ON CONFLICT (user_id, symbol) DO UPDATE SET quantity = positions.quantity"
+        " RETURNING user_id, symbol, quantity, reserved_quantity, average_price",
+        [user_id for user_id, _ in holdings],
+        [symbol for _, symbol in holdings],
+    )
+    return {
+        (r["user_id"], r["symbol"]): Position(
+            r["symbol"], r["quantity"], r["reserved_quantity"], r["average_price"]
+        )
+        for r in rows
+    }
+
+
+async def insert_fills(conn: asyncpg.Connection, fills: Sequence[Fill]) -> None:
+    if fills:
+        await conn.execute(
+            f"INSERT INTO fills ({_FILL_COLUMNS}) SELECT * FROM unnest($1::text[], $2::text[],"
+            " $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::numeric[],"
+            " $9::text[], $10::timestamptz[])",
+            [f.execution_id for f in fills],
+            [f.order_id for f in fills],
+            [f.user_id for f in fills],
+            [f.trade_id for f in fills],
+            [f.symbol for f in fills],
+            [f.side.value for f in fills],
+            [f.quantity for f in fills],
+            [f.price for f in fills],
+            [f.liquidity for f in fills],
+            [f.created_at for f in fills],
+        )
+
+
+async def change_accounts(
+    conn: asyncpg.Connection, changes: Sequence[tuple[str, Decimal, Decimal]]
+) -> None:
+    """Adds (user, cash change, reserved cash change) to each account, rows already locked."""
+    if changes:
+        await conn.execute(
+            "UPDATE accounts a SET cash = a.cash + c.cash,"
+            " reserved_cash = a.reserved_cash + c.reserved"
+            " FROM unnest($1::text[], $2::numeric[], $3::numeric[]) AS c (user_id, cash, reserved)"
+            " WHERE a.user_id = c.user_id",
+            [user_id for user_id, _, _ in changes],
+            [cash for _, cash, _ in changes],
+            [reserved for _, _, reserved in changes],
+        )
+
+
+async def update_positions(
+    conn: asyncpg.Connection, positions: Sequence[tuple[str, str, Position]]
+) -> None:
+    """Sets each (user, symbol)'s position to the values given, rows already locked."""
+    if positions:
+        await conn.execute(
+            "UPDATE positions p SET quantity = v.quantity,"
+            " reserved_quantity = v.reserved_quantity, average_price = v.average_price"
+            " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::numeric[])"
+            " AS v (user_id, symbol, quantity, reserved_quantity, average_price)"
+            " WHERE p.user_id = v.user_id AND p.symbol = v.symbol",
+            [user_id for user_id, _, _ in positions],
+            [symbol for _, symbol, _ in positions],
+            [p.quantity for _, _, p in positions],
+            [p.reserved_quantity for _, _, p in positions],
+            [p.average_price for _, _, p in positions],
+        )
+
+
+async def record_last_prices(
+    conn: asyncpg.Connection, prices: Sequence[tuple[str, Decimal, datetime]]
+) -> None:
+    if prices:
+        await conn.execute(
+            "UPDATE instruments i SET last_price = v.price, last_trade_at = v.traded_at"
+            " FROM unnest($1::text[], $2::numeric[], $3::timestamptz[])"
+            " AS v (symbol, price, traded_at) WHERE i.symbol = v.symbol",
+            [symbol for symbol, _, _ in prices],
+            [price for _, price, _ in prices],
+            [traded_at for _, _, traded_at in prices],
+        )
+
+
+async def update_orders_after_reports(conn: asyncpg.Connection, orders: Sequence[Order]) -> None:
+    """Stores each order's state after its reports; updated_at is the transaction's now()."""
+    if orders:
+        await conn.execute(
+            "UPDATE orders o SET status = v.status, filled_quantity = v.filled_quantity,"
+            " filled_notional = v.filled_notional, average_fill_price = v.average_fill_price,"
+            " reserved_cash = v.reserved_cash, reserved_quantity = v.reserved_quantity,"
+            " reason = v.reason, updated_at = now()"
+            " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::numeric[], $5::numeric[],"
+            " $6::numeric[], $7::bigint[], $8::text[]) AS v (order_id, status, filled_quantity,"
+            " filled_notional, average_fill_price, reserved_cash, reserved_quantity, reason)"
+            " WHERE o.order_id = v.order_id",
+            [o.order_id for o in orders],
+            [o.status.value for o in orders],
+            [o.filled_quantity for o in orders],
+            [o.filled_notional for o in orders],
+            [o.average_fill_price for o in orders],
+            [o.reserved_cash for o in orders],
+            [o.reserved_quantity for o in orders],
+            [o.reason for o in orders],
+        )
+
+
+async def enqueue_many(
+    conn: asyncpg.Connection, topic: str, records: Sequence[tuple[str, bytes]]
+) -> list[int]:
+    """Writes (key, payload) outbox rows; returns their ids in the order given.
+
+    Payloads must be distinct (each carries its execution id): the ids are matched back
+    by payload, since INSERT ... RETURNING does not promise an order.
+    """
+    rows = await conn.fetch(
+        "INSERT INTO outbox (topic, key, payload)"
+        " SELECT $1, r.key, r.payload FROM unnest($2::text[], $3::bytea[])"
+        " WITH ORDINALITY AS r (key, payload, n) ORDER BY r.n"
+        " RETURNING id, payload",
+        topic,
+        [key for key, _ in records],
+        [payload for _, payload in records],
+    )
+    ids = {bytes(row["payload"]): row["id"] for row in rows}
+    return [ids[payload] for _, payload in records]
