@@ -296,31 +296,8 @@ class ExecutionApplier:
         report: executions_pb2.ExecutionReport,
         status: OrderStatus,
     ) -> tuple[Fill, Order]:
-        instrument = await self._instrument(conn, order.symbol)
-        quantity = report.last_quantity
-        price = instrument.from_ticks(report.last_price_ticks)
-        if (order.side is Side.BUY and price > order.limit_price) or (
-            order.side is Side.SELL and price < order.limit_price
-        ):
-            # The trade happened and is booked, but the reservation did not cover it: a
-            # matching bug worth an alert, not a reason to lose the fill.
-            log.error(
-                "fill beyond the order's limit price",
-                extra={"order_id": order.order_id, "price": str(price)},
-            )
-        traded_at = from_us(report.created_at_us) if report.created_at_us > 0 else _now()
-        fill = Fill(
-            execution_id=report.execution_id,
-            order_id=order.order_id,
-            user_id=order.user_id,
-            trade_id=report.trade_id,
-            symbol=order.symbol,
-            side=order.side,
-            quantity=quantity,
-            price=price,
-            liquidity=_LIQUIDITY.get(report.liquidity, ""),
-            created_at=traded_at,
-        )
+        fill = fill_of(order, report, await self._instrument(conn, order.symbol))
+        quantity, price, traded_at = fill.quantity, fill.price, fill.created_at
         await store.insert_fill(conn, fill)
         effect = fill_effect(order.side, quantity, price, order.limit_price)
         reserved_cash = order.reserved_cash - effect.reserved_cash_release
@@ -406,6 +383,32 @@ async def _set_status(conn: asyncpg.Connection, order: Order, status: OrderStatu
         reserved_cash=order.reserved_cash,
         reserved_quantity=order.reserved_quantity,
         reason=order.reason,
+    )
+
+
+def fill_of(order: Order, report: executions_pb2.ExecutionReport, instrument: Instrument) -> Fill:
+    """The fill a trade report books for `order` (both ways of applying reports use it)."""
+    price = instrument.from_ticks(report.last_price_ticks)
+    if (order.side is Side.BUY and price > order.limit_price) or (
+        order.side is Side.SELL and price < order.limit_price
+    ):
+        # The trade happened and is booked, but the reservation did not cover it: a
+        # matching bug worth an alert, not a reason to lose the fill.
+        log.error(
+            "fill beyond the order's limit price",
+            extra={"order_id": order.order_id, "price": str(price)},
+        )
+    return Fill(
+        execution_id=report.execution_id,
+        order_id=order.order_id,
+        user_id=order.user_id,
+        trade_id=report.trade_id,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=report.last_quantity,
+        price=price,
+        liquidity=_LIQUIDITY.get(report.liquidity, ""),
+        created_at=from_us(report.created_at_us) if report.created_at_us > 0 else _now(),
     )
 
 
@@ -535,28 +538,8 @@ class _BatchWork:
         status: OrderStatus,
         instrument: Instrument,
     ) -> tuple[Fill, Order]:
-        quantity = report.last_quantity
-        price = instrument.from_ticks(report.last_price_ticks)
-        if (order.side is Side.BUY and price > order.limit_price) or (
-            order.side is Side.SELL and price < order.limit_price
-        ):
-            log.error(
-                "fill beyond the order's limit price",
-                extra={"order_id": order.order_id, "price": str(price)},
-            )
-        traded_at = from_us(report.created_at_us) if report.created_at_us > 0 else _now()
-        fill = Fill(
-            execution_id=report.execution_id,
-            order_id=order.order_id,
-            user_id=order.user_id,
-            trade_id=report.trade_id,
-            symbol=order.symbol,
-            side=order.side,
-            quantity=quantity,
-            price=price,
-            liquidity=_LIQUIDITY.get(report.liquidity, ""),
-            created_at=traded_at,
-        )
+        fill = fill_of(order, report, instrument)
+        quantity, price, traded_at = fill.quantity, fill.price, fill.created_at
         self._fills.append(fill)
         effect = fill_effect(order.side, quantity, price, order.limit_price)
         reserved_cash = order.reserved_cash - effect.reserved_cash_release

@@ -261,6 +261,24 @@ async def insert_order(
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
         RETURNING {_ORDER_COLUMNS}
         """,
+        *_new_order_values(
+            order_id, order, limit_price, reserved_cash, reserved_quantity, command_id
+        ),
+    )
+    assert row is not None
+    return _order(row)
+
+
+def _new_order_values(
+    order_id: str,
+    order: NewOrder,
+    limit_price: Decimal,
+    reserved_cash: Decimal,
+    reserved_quantity: int,
+    command_id: str,
+) -> list[object]:
+    """$1-$14 of both ways of inserting an order, in the orders table's column order."""
+    return [
         order_id,
         order.user_id,
         order.client_order_id,
@@ -275,9 +293,7 @@ async def insert_order(
         reserved_cash,
         reserved_quantity,
         command_id,
-    )
-    assert row is not None
-    return _order(row)
+    ]
 
 
 # One statement places an order whose account (or position) already covers it: the
@@ -337,21 +353,10 @@ async def place_covered_order(
 
     Raises asyncpg.UniqueViolationError when the client_order_id was used before.
     """
-    args: list[object] = [
-        order_id,
-        order.user_id,
-        order.client_order_id,
-        order.symbol,
-        order.side.value,
-        order.type.value,
-        order.time_in_force.value,
-        order.quantity,
-        order.price,
-        limit_price,
-        OrderStatus.PENDING_NEW.value,
-        reserved_cash,
-        reserved_quantity,
-        command_id,
+    args = [
+        *_new_order_values(
+            order_id, order, limit_price, reserved_cash, reserved_quantity, command_id
+        ),
         outbox_topic,
         command,
     ]
