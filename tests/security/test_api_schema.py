@@ -31,7 +31,7 @@ from schemathesis.checks import CHECKS
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 # At least this many cases in total; TRADEMESH_SCHEMATHESIS_CASES asks for a longer run.
-MIN_CASES = max(1000, int(os.environ.get("TRADEMESH_SCHEMATHESIS_CASES", "1000")))
+MIN_CASES = max(1000, int(os.environ.get("TRADEMESH_SCHEMATHESIS_CASES", "3000")))
 API_PREFIX = "/api/v1"
 CHECK_NAMES = (
     "not_a_server_error",
