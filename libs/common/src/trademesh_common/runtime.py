@@ -4,6 +4,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import uvloop
 from fastapi import FastAPI
@@ -15,6 +16,14 @@ from trademesh_common.logs import configure_logging
 from trademesh_common.telemetry import configure_tracing
 
 log = logging.getLogger(__name__)
+
+
+class ServiceApp(Protocol):
+    """A service's domain side: started once the process is up, stopped before it exits."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 class ServiceRuntime:
@@ -66,3 +75,16 @@ class ServiceRuntime:
                 log.info("service stopped")
 
         uvloop.run(supervise())
+
+    def run_app(self, make_app: Callable[["ServiceRuntime"], ServiceApp]) -> None:
+        """Runs the app `make_app` builds from this runtime until SIGTERM or SIGINT."""
+
+        async def main(runtime: ServiceRuntime) -> None:
+            app = make_app(runtime)
+            try:
+                await app.start()
+                await runtime.wait_for_stop()
+            finally:
+                await app.stop()
+
+        self.run(main)

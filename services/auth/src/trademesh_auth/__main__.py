@@ -8,17 +8,7 @@ from trademesh_common.runtime import ServiceRuntime
 
 
 def serve(settings: AuthSettings) -> None:
-    runtime = ServiceRuntime(settings)
-
-    async def run(runtime: ServiceRuntime) -> None:
-        app = AuthApp(settings, runtime.health)
-        try:
-            await app.start()
-            await runtime.wait_for_stop()
-        finally:
-            await app.stop()
-
-    runtime.run(run)
+    ServiceRuntime(settings).run_app(lambda runtime: AuthApp(settings, runtime.health))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,7 +18,7 @@ from trademesh_auth.service import AuthServicer
 from trademesh_auth.settings import AuthSettings
 from trademesh_auth.tokens import TokenPolicy, Tokens
 from trademesh_auth.watchlists import Watchlists
-from trademesh_common.db import create_pool, migrate
+from trademesh_common.db import create_pool, migrate, pool_ready_check
 from trademesh_common.health import Health
 from trademesh_common.rpc import GrpcServer
 
@@ -75,11 +75,7 @@ class AuthApp:
         if settings.key_rotation_seconds:
             self._rotation_task = asyncio.create_task(self._rotate_when_due(keys))
 
-        async def postgres_ready() -> bool:
-            async with pool.acquire() as conn:
-                return await conn.fetchval("SELECT true") is True
-
-        self._health.add_check("postgres", postgres_ready)
+        self._health.add_check("postgres", pool_ready_check(pool))
         log.info("auth service ready", extra={"grpc_port": self.grpc_port})
 
     async def _rotate_when_due(self, keys: KeyRing) -> None:

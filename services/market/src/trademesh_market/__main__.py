@@ -8,17 +8,9 @@ from trademesh_market.settings import MarketSettings
 
 
 def serve(settings: MarketSettings) -> None:
-    runtime = ServiceRuntime(settings)
-
-    async def run(runtime: ServiceRuntime) -> None:
-        app = MarketApp(settings, runtime.health, on_fatal=runtime.request_stop)
-        try:
-            await app.start()
-            await runtime.wait_for_stop()
-        finally:
-            await app.stop()
-
-    runtime.run(run)
+    ServiceRuntime(settings).run_app(
+        lambda runtime: MarketApp(settings, runtime.health, on_fatal=runtime.request_stop)
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,14 +2,14 @@
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 import asyncpg
 import redis.asyncio as redis
 
 from trademesh.market.v1 import market_pb2_grpc
-from trademesh_common.db import create_pool, migrate
+from trademesh_common.background import BackgroundTasks
+from trademesh_common.db import create_pool, migrate, pool_ready_check
 from trademesh_common.health import Health
 from trademesh_common.kafka import (
     AsyncBatchConsumer,
@@ -48,9 +48,7 @@ class MarketApp:
         """`on_fatal` is called if a background task dies: the process should then stop."""
         self._settings = settings
         self._health = health
-        self._on_fatal = on_fatal
-        self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._background = BackgroundTasks(on_fatal)
         self._pool: asyncpg.Pool | None = None
         self._redis: redis.Redis | None = None
         self._producer: AsyncProducer | None = None
@@ -79,7 +77,7 @@ class MarketApp:
         marketdata = MarketDataConsumer(
             consumer, producer, pool, client, instruments, settings.marketdata_topic
         )
-        self._spawn("marketdata consumer", marketdata.run(self._stop))
+        self._background.spawn("marketdata consumer", marketdata.run(self._background.stopping))
 
         self._fundamentals = fundamentals = fundamentals_provider(settings)
         self._grpc = GrpcServer(settings.grpc_host, settings.grpc_port, settings.tls)
@@ -88,45 +86,22 @@ class MarketApp:
         )
         await self._grpc.start()
 
-        async def postgres_ready() -> bool:
-            async with pool.acquire() as conn:
-                return await conn.fetchval("SELECT true") is True
-
         async def redis_ready() -> bool:
             return bool(await client.ping())
 
         async def marketdata_assigned() -> bool:
             return marketdata.assigned
 
-        self._health.add_check("postgres", postgres_ready)
+        self._health.add_check("postgres", pool_ready_check(pool))
         self._health.add_check("redis", redis_ready)
         self._health.add_check("kafka_consumer", marketdata_assigned)
         log.info("market service ready", extra={"grpc_port": self.grpc_port})
-
-    def _spawn(self, name: str, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work, name=name)
-        task.add_done_callback(self._task_ended)
-        self._tasks.append(task)
-
-    def _task_ended(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled() or self._stop.is_set():
-            return
-        error = task.exception()
-        log.error(
-            "background task ended unexpectedly",
-            extra={"task": task.get_name(), "error": repr(error)},
-            exc_info=error,
-        )
-        if self._on_fatal is not None:
-            self._on_fatal()
 
     async def stop(self) -> None:
         """Stops taking requests, then lets the consumer finish its batch, then closes."""
         if self._grpc is not None:
             await self._grpc.stop(GRPC_STOP_GRACE_SECONDS)
-        self._stop.set()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.stop()
         if self._consumer is not None:
             await self._consumer.close()
         if self._producer is not None:

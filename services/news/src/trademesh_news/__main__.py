@@ -8,17 +8,9 @@ from trademesh_news.settings import NewsSettings
 
 
 def serve(settings: NewsSettings) -> None:
-    runtime = ServiceRuntime(settings)
-
-    async def run(runtime: ServiceRuntime) -> None:
-        app = NewsApp(settings, runtime.health, on_fatal=runtime.request_stop)
-        try:
-            await app.start()
-            await runtime.wait_for_stop()
-        finally:
-            await app.stop()
-
-    runtime.run(run)
+    ServiceRuntime(settings).run_app(
+        lambda runtime: NewsApp(settings, runtime.health, on_fatal=runtime.request_stop)
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

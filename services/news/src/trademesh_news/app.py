@@ -4,7 +4,6 @@
 ServiceRuntime, and the integration tests run it in-process.
 """
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -13,6 +12,7 @@ import asyncpg
 import httpx
 
 from trademesh.news.v1 import news_pb2_grpc
+from trademesh_common.background import BackgroundTasks
 from trademesh_common.db import create_pool, migrate, pool_ready_check
 from trademesh_common.health import Health
 from trademesh_common.rpc import GrpcServer
@@ -38,12 +38,10 @@ class NewsApp:
         """`on_fatal` is called if the ingestion loop dies: the process should then stop."""
         self._settings = settings
         self._health = health
-        self._on_fatal = on_fatal
-        self._stop = asyncio.Event()
+        self._background = BackgroundTasks(on_fatal)
         self._pool: asyncpg.Pool | None = None
         self._http: httpx.AsyncClient | None = None
         self._grpc: GrpcServer | None = None
-        self._ingestion: asyncio.Task[None] | None = None
         self.ingestor: Ingestor | None = None
 
     @property
@@ -67,10 +65,10 @@ class NewsApp:
             ),
             settings.ingest_workers,
         )
-        self._ingestion = asyncio.create_task(
-            self.ingestor.run(self._stop, settings.ingest_poll_seconds), name="news ingestion"
+        self._background.spawn(
+            "news ingestion",
+            self.ingestor.run(self._background.stopping, settings.ingest_poll_seconds),
         )
-        self._ingestion.add_done_callback(self._ingestion_ended)
 
         self._grpc = GrpcServer(settings.grpc_host, settings.grpc_port, settings.tls)
         news_pb2_grpc.add_NewsServiceServicer_to_server(NewsServicer(pool), self._grpc.server)
@@ -79,20 +77,10 @@ class NewsApp:
         self._health.add_check("postgres", pool_ready_check(pool))
         log.info("news service ready", extra={"grpc_port": self.grpc_port})
 
-    def _ingestion_ended(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled() or self._stop.is_set():
-            return
-        error = task.exception()
-        log.error("ingestion loop ended unexpectedly", extra={"error": repr(error)}, exc_info=error)
-        if self._on_fatal is not None:
-            self._on_fatal()
-
     async def stop(self) -> None:
         if self._grpc is not None:
             await self._grpc.stop(GRPC_STOP_GRACE_SECONDS)
-        self._stop.set()
-        if self._ingestion is not None:
-            await asyncio.gather(self._ingestion, return_exceptions=True)
+        await self._background.stop()
         if self._http is not None:
             await self._http.aclose()
         if self._pool is not None:

@@ -8,17 +8,9 @@ from trademesh_order.settings import OrderSettings
 
 
 def serve(settings: OrderSettings) -> None:
-    runtime = ServiceRuntime(settings)
-
-    async def run(runtime: ServiceRuntime) -> None:
-        app = OrderApp(settings, runtime.health, on_fatal=runtime.request_stop)
-        try:
-            await app.start()
-            await runtime.wait_for_stop()
-        finally:
-            await app.stop()
-
-    runtime.run(run)
+    ServiceRuntime(settings).run_app(
+        lambda runtime: OrderApp(settings, runtime.health, on_fatal=runtime.request_stop)
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,13 +6,13 @@ shared ServiceRuntime, and the integration tests run it in-process.
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 import asyncpg
 
 from trademesh.order.v1 import order_pb2_grpc
-from trademesh_common.db import create_pool, migrate
+from trademesh_common.background import BackgroundTasks
+from trademesh_common.db import create_pool, migrate, pool_ready_check
 from trademesh_common.health import Health
 from trademesh_common.kafka import (
     AsyncBatchConsumer,
@@ -46,9 +46,7 @@ class OrderApp:
         """`on_fatal` is called if a background task dies: the process should then stop."""
         self._settings = settings
         self._health = health
-        self._on_fatal = on_fatal
-        self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._background = BackgroundTasks(on_fatal)
         self._pool: asyncpg.Pool | None = None
         self._producer: AsyncProducer | None = None
         self._consumer: AsyncBatchConsumer | None = None
@@ -74,9 +72,9 @@ class OrderApp:
         executions = ExecutionsConsumer(
             consumer, ExecutionApplier(pool), publisher, producer, Topics.EXECUTIONS
         )
-        self._spawn("executions consumer", executions.run(self._stop))
-        self._spawn("outbox relay", publisher.run_relay(self._stop))
-        self._spawn("outbox marker", publisher.run_marker(self._stop))
+        self._background.spawn("executions consumer", executions.run(self._background.stopping))
+        self._background.spawn("outbox relay", publisher.run_relay(self._background.stopping))
+        self._background.spawn("outbox marker", publisher.run_marker(self._background.stopping))
 
         self._grpc = GrpcServer(settings.grpc_host, settings.grpc_port, settings.tls)
         order_pb2_grpc.add_OrderServiceServicer_to_server(
@@ -84,14 +82,10 @@ class OrderApp:
         )
         await self._grpc.start()
 
-        async def postgres_ready() -> bool:
-            async with pool.acquire() as conn:
-                return await conn.fetchval("SELECT true") is True
-
         async def executions_assigned() -> bool:
             return executions.assigned
 
-        self._health.add_check("postgres", postgres_ready)
+        self._health.add_check("postgres", pool_ready_check(pool))
         self._health.add_check("kafka_consumer", executions_assigned)
         log.info("order service ready", extra={"grpc_port": self.grpc_port})
 
@@ -110,30 +104,11 @@ class OrderApp:
             allow_short=self._settings.allow_short,
         )
 
-    def _spawn(self, name: str, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work, name=name)
-        task.add_done_callback(self._task_ended)
-        self._tasks.append(task)
-
-    def _task_ended(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled() or self._stop.is_set():
-            return
-        error = task.exception()
-        log.error(
-            "background task ended unexpectedly",
-            extra={"task": task.get_name(), "error": repr(error)},
-            exc_info=error,
-        )
-        if self._on_fatal is not None:
-            self._on_fatal()
-
     async def stop(self) -> None:
         """Stops taking requests, then lets the consumer finish its batch, then closes."""
         if self._grpc is not None:
             await self._grpc.stop(GRPC_STOP_GRACE_SECONDS)
-        self._stop.set()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.stop()
         if self._consumer is not None:
             await self._consumer.close()
         if self._producer is not None:

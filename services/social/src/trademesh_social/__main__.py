@@ -8,17 +8,7 @@ from trademesh_social.settings import SocialSettings
 
 
 def serve(settings: SocialSettings) -> None:
-    runtime = ServiceRuntime(settings)
-
-    async def run(runtime: ServiceRuntime) -> None:
-        app = SocialApp(settings, runtime.health)
-        try:
-            await app.start()
-            await runtime.wait_for_stop()
-        finally:
-            await app.stop()
-
-    runtime.run(run)
+    ServiceRuntime(settings).run_app(lambda runtime: SocialApp(settings, runtime.health))
 
 
 def main(argv: list[str] | None = None) -> None:
