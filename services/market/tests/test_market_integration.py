@@ -178,7 +178,10 @@ async def test_quote_depth_and_live_updates(market, publish, redis_client):
         )
 
         async def quoted() -> bool:
-            return (await market.GetQuote(market_pb2.GetQuoteRequest(symbol="KO"))).volume == 25
+            # Trades (PostgreSQL) and book levels (Redis) of one batch land one after the
+            # other: wait for both rather than read between them.
+            quote = await market.GetQuote(market_pb2.GetQuoteRequest(symbol="KO"))
+            return quote.volume == 25 and quote.ask_size == 70
 
         await wait_until(quoted, "the KO quote")
         quote = await market.GetQuote(market_pb2.GetQuoteRequest(symbol="KO"))

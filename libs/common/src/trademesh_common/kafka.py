@@ -18,13 +18,14 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from trademesh_common.metrics import KAFKA_CONSUMER_LAG
+from trademesh_common.metrics import KAFKA_CONSUMER_LAG, KAFKA_RECORDS_CONSUMED
 from trademesh_common.telemetry import kafka_headers
 
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_SUFFIX = ".dlq"
 LAG_STATISTICS_INTERVAL_MS = 5000
+DEAD_LETTER_DELIVERY_TIMEOUT_SECONDS = 10.0
 
 
 class Topics:
@@ -114,6 +115,42 @@ def dead_letter_headers(message: Message, reason: str) -> list[tuple[str, bytes]
 
 def dead_letter_topic(topic: str) -> str:
     return topic + DEAD_LETTER_SUFFIX
+
+
+async def dead_letter(
+    producer: "AsyncProducer",
+    topic: str,
+    refused: Sequence[tuple[Message, str]],
+    timeout: float = DEAD_LETTER_DELIVERY_TIMEOUT_SECONDS,
+) -> bool:
+    """Copies each refused record of `topic`, with its reason, to the topic's dead-letter
+    topic and waits for every delivery (raises if one fails: the caller retries, and must
+    not commit the offsets before they are delivered). True, for `until_done`."""
+    if not refused:
+        return True
+    target = dead_letter_topic(topic)
+    futures = []
+    for message, reason in refused:
+        log.warning(
+            "record dead-lettered",
+            extra={
+                "topic": topic,
+                "reason": reason,
+                "partition": message.partition(),
+                "offset": message.offset(),
+            },
+        )
+        futures.append(
+            producer.produce(
+                target,
+                message.key() or b"",
+                message.value() or b"",
+                headers=dead_letter_headers(message, reason),
+            )
+        )
+    await asyncio.wait_for(asyncio.gather(*futures), timeout)
+    KAFKA_RECORDS_CONSUMED.labels(topic, "dead_lettered").inc(len(futures))
+    return True
 
 
 def drain(consumer: Consumer, max_messages: int, timeout: float) -> list[Message]:

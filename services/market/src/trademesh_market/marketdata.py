@@ -11,13 +11,12 @@ retried in place, and a crash replays the batch.
 """
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import redis.asyncio as redis
@@ -28,10 +27,10 @@ from trademesh.events.v1 import marketdata_pb2, orders_pb2
 from trademesh_common.kafka import (
     AsyncBatchConsumer,
     AsyncProducer,
-    dead_letter_headers,
-    dead_letter_topic,
+    dead_letter,
 )
 from trademesh_common.metrics import KAFKA_RECORDS_CONSUMED
+from trademesh_common.retry import until_done
 from trademesh_market import live, store
 from trademesh_market.book import ASK, BID, apply_level, price_of
 from trademesh_market.candles import Candle, TradeTick
@@ -42,15 +41,10 @@ from trademesh_market.timestamps import to_us
 
 log = logging.getLogger(__name__)
 
-_In = TypeVar("_In")
-_Out = TypeVar("_Out")
 
 CONSUMER_GROUP = "market"
 BATCH_SIZE = 500
 POLL_TIMEOUT_SECONDS = 0.1
-RETRY_FIRST_DELAY_SECONDS = 0.2
-RETRY_MAX_DELAY_SECONDS = 5.0
-DELIVERY_TIMEOUT_SECONDS = 10.0
 _SIDES = {orders_pb2.SIDE_BUY: BID, orders_pb2.SIDE_SELL: ASK}
 # A record that decodes but cannot be stored would be retried forever and stall its
 # partition, so decode() refuses it up front: times a datetime can hold (before the year
@@ -169,12 +163,15 @@ class MarketDataConsumer:
 
     async def process(self, messages: Sequence[Message], stop: asyncio.Event) -> None:
         batch = decode_batch(messages, self._instruments)
-        applied = await _until_done("apply trades to candles", self._record, batch, stop)
+        applied = await until_done("apply trades to candles", self._record, batch, stop=stop)
         if applied is None:
             return  # stopping: nothing committed, the batch is replayed
-        if await _until_done("apply book levels", self._apply_levels, batch.levels, stop) is None:
+        if (
+            await until_done("apply book levels", self._apply_levels, batch.levels, stop=stop)
+            is None
+        ):
             return
-        if await _until_done("dead-letter records", self._dead_letter, batch, stop) is None:
+        if await until_done("dead-letter records", self._dead_letter, batch, stop=stop) is None:
             return
         fresh, candles = applied
         try:
@@ -226,30 +223,7 @@ class MarketDataConsumer:
         return True
 
     async def _dead_letter(self, batch: DecodedBatch) -> bool:
-        if not batch.dead_letters:
-            return True
-        target = dead_letter_topic(self._topic)
-        futures = []
-        for message, reason in batch.dead_letters:
-            log.warning(
-                "marketdata record dead-lettered",
-                extra={
-                    "reason": reason,
-                    "partition": message.partition(),
-                    "offset": message.offset(),
-                },
-            )
-            futures.append(
-                self._producer.produce(
-                    target,
-                    message.key() or b"",
-                    message.value() or b"",
-                    headers=dead_letter_headers(message, reason),
-                )
-            )
-        await asyncio.wait_for(asyncio.gather(*futures), DELIVERY_TIMEOUT_SECONDS)
-        KAFKA_RECORDS_CONSUMED.labels(self._topic, "dead_lettered").inc(len(futures))
-        return True
+        return await dead_letter(self._producer, self._topic, batch.dead_letters)
 
     async def _publish_live(
         self, trades: list[TradeTick], candles: list[Candle], levels: list[LevelChange]
@@ -315,19 +289,3 @@ def candle_json(candle: Candle) -> dict[str, Any]:
         "volume": candle.volume,
         "trade_count": candle.trade_count,
     }
-
-
-async def _until_done(
-    what: str, action: Callable[[_In], Awaitable[_Out]], argument: _In, stop: asyncio.Event
-) -> _Out | None:
-    """Runs `action` until it succeeds, backing off; None if `stop` comes first."""
-    delay = RETRY_FIRST_DELAY_SECONDS
-    while not stop.is_set():
-        try:
-            return await action(argument)
-        except Exception:  # PostgreSQL, Redis or Kafka is away: wait rather than skip records
-            log.exception(f"could not {what}, retrying", extra={"retry_in_seconds": delay})
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
-        delay = min(delay * 2, RETRY_MAX_DELAY_SECONDS)
-    return None

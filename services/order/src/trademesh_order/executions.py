@@ -14,35 +14,29 @@ after a newer one, and should keep the update with the latest updated_at_us.
 """
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 from confluent_kafka import Message
 
 from trademesh_common.kafka import (
     AsyncBatchConsumer,
     AsyncProducer,
-    dead_letter_headers,
-    dead_letter_topic,
+    dead_letter,
 )
 from trademesh_common.metrics import KAFKA_RECORDS_CONSUMED
+from trademesh_common.retry import until_done
 from trademesh_order.execution_applier import AppliedBatch, ExecutionApplier
 from trademesh_order.metrics import EXECUTION_APPLY_SECONDS
-from trademesh_order.outbox import DELIVERY_TIMEOUT_SECONDS, OutboxPublisher
+from trademesh_order.outbox import OutboxPublisher
 
 log = logging.getLogger(__name__)
 
-_Input = TypeVar("_Input")
-_Result = TypeVar("_Result")
 
 CONSUMER_GROUP = "order"
 BATCH_SIZE = 500
 POLL_TIMEOUT_SECONDS = 0.1
-RETRY_FIRST_DELAY_SECONDS = 0.2
-RETRY_MAX_DELAY_SECONDS = 5.0
 
 
 class ExecutionsConsumer:
@@ -71,10 +65,10 @@ class ExecutionsConsumer:
                 await self.process(messages, stop)
 
     async def process(self, messages: Sequence[Message], stop: asyncio.Event) -> None:
-        batch = await _until_done("apply execution reports", self._apply, messages, stop=stop)
+        batch = await until_done("apply execution reports", self._apply, messages, stop=stop)
         if batch is None:
             return  # stopping: nothing committed, the next owner replays the batch
-        delivered = await _until_done(
+        delivered = await until_done(
             "dead-letter execution reports", self._dead_letter, batch, stop=stop
         )
         if delivered is None:
@@ -94,50 +88,4 @@ class ExecutionsConsumer:
         return batch
 
     async def _dead_letter(self, batch: AppliedBatch) -> bool:
-        if not batch.dead_letters:
-            return True
-        target = dead_letter_topic(self._topic)
-        futures = []
-        for message, reason in batch.dead_letters:
-            log.warning(
-                "execution report dead-lettered",
-                extra={
-                    "reason": reason,
-                    "partition": message.partition(),
-                    "offset": message.offset(),
-                },
-            )
-            futures.append(
-                self._producer.produce(
-                    target,
-                    message.key() or b"",
-                    message.value() or b"",
-                    headers=dead_letter_headers(message, reason),
-                )
-            )
-        await asyncio.wait_for(asyncio.gather(*futures), DELIVERY_TIMEOUT_SECONDS)
-        KAFKA_RECORDS_CONSUMED.labels(self._topic, "dead_lettered").inc(len(futures))
-        return True
-
-
-async def _until_done(
-    what: str,
-    action: Callable[[_Input], Awaitable[_Result]],
-    argument: _Input,
-    *,
-    stop: asyncio.Event,
-) -> _Result | None:
-    """Runs `action` until it succeeds, backing off between tries; None if `stop` comes first.
-
-    Retrying the same batch in memory is what re-consuming it would do, without a seek.
-    """
-    delay = RETRY_FIRST_DELAY_SECONDS
-    while not stop.is_set():
-        try:
-            return await action(argument)
-        except Exception:  # the database or Kafka is away: wait for it rather than skip records
-            log.exception(f"could not {what}, retrying", extra={"retry_in_seconds": delay})
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
-        delay = min(delay * 2, RETRY_MAX_DELAY_SECONDS)
-    return None
+        return await dead_letter(self._producer, self._topic, batch.dead_letters)
