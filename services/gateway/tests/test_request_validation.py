@@ -193,3 +193,14 @@ async def test_text_no_service_can_carry_is_refused_at_the_edge(
     assert_invalid(response, reason)
     called = {method for method, calls in fakes.behaviour.requests.items() if calls}
     assert called <= {"GetJwks"}  # the gateway's own key fetch, nothing on the caller's behalf
+
+
+@pytest.mark.parametrize("path", ["/api/v1/orders", "/api/v1/news", "/api/v1/social/ACME/posts"])
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [("", "at least 1 character"), ("a+b/c=", "should match pattern"), ("x" * 513, "at most 512")],
+)
+async def test_a_page_token_that_no_listing_made_is_refused(client, alice, path, token, reason):
+    response = await client.get(path, params={"page_token": token}, headers=alice)
+
+    assert_invalid(response, "query.page_token", reason)

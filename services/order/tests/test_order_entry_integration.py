@@ -258,7 +258,7 @@ async def test_orders_list_newest_first_in_pages_and_by_filter(order_client, use
         order_client.ListOrders(order_pb2.ListOrdersRequest(user_id=user_id, page_token="x!"))
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert error.details() == "page_token is not valid"
+    assert error.details() == "page_token is not valid for this listing"
 
 
 async def test_a_new_paper_account_opens_with_the_starting_cash_and_positions(

@@ -27,7 +27,7 @@ from trademesh_order.messages import (
     positions_message,
 )
 from trademesh_order.order_entry import OrderEntry
-from trademesh_order.paging import decode_page_token, encode_page_token, page_size
+from trademesh_order.paging import decode_page_token, encode_page_token, listing, page_size
 from trademesh_order.validation import validate_user_id
 
 # Most specific first.
@@ -94,7 +94,8 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         async with _refusals_as_status(context):
             user_id = validate_user_id(request.user_id)
             limit = page_size(request.limit)
-            before_seq = decode_page_token(request.page_token)
+            orders_listing = listing(request.symbol or None, request.open_only)
+            before_seq = decode_page_token(orders_listing, request.page_token)
             async with self._pool.acquire() as conn:
                 # One extra row tells whether another page follows.
                 rows = await store.list_orders(
@@ -106,7 +107,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
                     limit=limit + 1,
                 )
         page = rows[:limit]
-        next_token = encode_page_token(page[-1][0]) if len(rows) > limit else ""
+        next_token = encode_page_token(orders_listing, page[-1][0]) if len(rows) > limit else ""
         return order_pb2.ListOrdersResponse(
             orders=[order_message(order) for _, order in page], next_page_token=next_token
         )

@@ -11,7 +11,7 @@ from trademesh_gateway.backends import Backends
 from trademesh_gateway.errors import ApiError
 from trademesh_gateway.openapi_docs import error_responses
 from trademesh_gateway.routes import API_PREFIX
-from trademesh_gateway.routes.params import SYMBOL_PATTERN
+from trademesh_gateway.routes.params import SYMBOL_PATTERN, PageTokenParam
 from trademesh_gateway.schemas.news import Article, ArticlePage, SearchResult, SearchResults
 
 NEWS_PATH = f"{API_PREFIX}/news"
@@ -67,9 +67,7 @@ def add_news_routes(app: FastAPI, backends: Backends) -> None:
     async def list_news(
         symbols: Symbols = None,
         limit: Limit = 20,
-        page_token: Annotated[
-            str | None, Query(max_length=512, description="`next_page_token` of the last page.")
-        ] = None,
+        page_token: PageTokenParam = None,
     ) -> ArticlePage:
         reply = await backends.news.ListArticles(
             news_pb2.ListArticlesRequest(

@@ -15,7 +15,7 @@ from trademesh_gateway.proto_mapping import (
     order_page_from_proto,
 )
 from trademesh_gateway.routes import API_PREFIX
-from trademesh_gateway.routes.params import OrderIdParam, SymbolFilter
+from trademesh_gateway.routes.params import OrderIdParam, PageTokenParam, SymbolFilter
 from trademesh_gateway.schemas.orders import FillList, Order, OrderPage, PlaceOrderRequest
 
 ORDERS_PATH = f"{API_PREFIX}/orders"
@@ -67,9 +67,7 @@ def add_order_routes(app: FastAPI, backends: Backends, caller: CallerDependency)
         symbol: SymbolFilter = None,
         open_only: Annotated[bool, Query(description="Only orders still working.")] = False,
         limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 100,
-        page_token: Annotated[
-            str | None, Query(max_length=512, description="`next_page_token` of the last page.")
-        ] = None,
+        page_token: PageTokenParam = None,
     ) -> OrderPage:
         reply = await backends.order.ListOrders(
             order_pb2.ListOrdersRequest(

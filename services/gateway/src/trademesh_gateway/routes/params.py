@@ -20,6 +20,17 @@ TradeIdParam = Annotated[
 SymbolParam = Annotated[
     str, Path(min_length=1, max_length=32, pattern=SYMBOL_PATTERN, examples=["ACME"])
 ]
+# Tokens are unpadded base64url; an empty one means nothing a client should send (leave the
+# parameter out for the first page), so the document says exactly what a token can be.
+PageTokenParam = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=512,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="`next_page_token` of the previous page; leave out for the first page.",
+    ),
+]
 SymbolFilter = Annotated[
     str | None,
     Query(min_length=1, max_length=32, pattern=SYMBOL_PATTERN, description="Only this symbol."),

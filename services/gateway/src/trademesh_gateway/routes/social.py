@@ -11,7 +11,7 @@ from trademesh_gateway.backends import Backends
 from trademesh_gateway.identity import CallerDependency
 from trademesh_gateway.openapi_docs import error_responses
 from trademesh_gateway.routes import API_PREFIX
-from trademesh_gateway.routes.params import IsoDateTime, SymbolParam
+from trademesh_gateway.routes.params import IsoDateTime, PageTokenParam, SymbolParam
 from trademesh_gateway.schemas.social import (
     Comment,
     CommentPage,
@@ -33,9 +33,6 @@ _INTERVALS: dict[str, int] = {
 _INTERVAL_NAMES = {value: name for name, value in _INTERVALS.items()}
 
 PostIdParam = Annotated[UUID, Path(description="A post's id (a UUID).")]
-PageToken = Annotated[
-    str | None, Query(max_length=512, description="`next_page_token` of the previous page.")
-]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size.")]
 
 
@@ -105,7 +102,7 @@ def add_social_routes(app: FastAPI, backends: Backends, caller: CallerDependency
         responses=error_responses(),
     )
     async def list_posts(
-        symbol: SymbolParam, limit: Limit = 20, page_token: PageToken = None
+        symbol: SymbolParam, limit: Limit = 20, page_token: PageTokenParam = None
     ) -> PostPage:
         reply = await backends.social.ListPosts(
             social_pb2.ListPostsRequest(symbol=symbol, limit=limit, page_token=page_token or ""),
@@ -139,7 +136,7 @@ def add_social_routes(app: FastAPI, backends: Backends, caller: CallerDependency
         responses=error_responses(404),
     )
     async def list_comments(
-        post_id: PostIdParam, limit: Limit = 20, page_token: PageToken = None
+        post_id: PostIdParam, limit: Limit = 20, page_token: PageTokenParam = None
     ) -> CommentPage:
         reply = await backends.social.ListComments(
             social_pb2.ListCommentsRequest(
