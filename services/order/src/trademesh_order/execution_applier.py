@@ -164,30 +164,14 @@ class ExecutionApplier:
     ) -> bytes | None:
         """Works one report into `work`; returns the OrderUpdate it owes (serialised), or
         None if it changes nothing. Same rules as _apply, one report at a time."""
-        order = work.orders.get(report.order_id)
-        if order is None:
-            raise DeadLetter(f"unknown order {report.order_id}")
-        if report.user_id and report.user_id != order.user_id:
-            raise DeadLetter(f"order {order.order_id} belongs to another user")
-        if report.symbol and report.symbol != order.symbol:
-            raise DeadLetter(f"order {order.order_id} is for {order.symbol}, not {report.symbol}")
+        order = _addressed_order(work.orders.get(report.order_id), report)
         if not work.claim(report.execution_id, order.order_id):
             return None  # applied before, or twice in this batch: a redelivery
-        kind = _KINDS[report.type]
-        if kind is ExecutionKind.REJECT and report.command_id not in ("", order.command_id):
-            log.info(
-                "cancel request refused by matching",
-                extra={"order_id": order.order_id, "reason": report.reason},
-            )
+        transition = _transition(order, report)
+        if transition is None:
             return None
-        fill_quantity = report.last_quantity if kind is ExecutionKind.FILL else 0
-        status = next_status(
-            order.status, kind, order.filled_quantity + fill_quantity, order.quantity
-        )
-        malformed_fill = kind is ExecutionKind.FILL and (
-            report.last_quantity <= 0 or report.last_price_ticks <= 0
-        )
-        if status is None or malformed_fill:
+        kind, status = transition
+        if status is None:
             work.observations.append(functools.partial(_ignore, order, report, kind))
             return None
         fill = None
@@ -251,32 +235,14 @@ class ExecutionApplier:
         self, conn: asyncpg.Connection, report: executions_pb2.ExecutionReport
     ) -> OutboxRecord | None:
         """Applies one report; returns the OrderUpdate it owes, or None if it changed nothing."""
-        order = await store.get_order(conn, report.order_id, lock=True)
-        if order is None:
-            raise DeadLetter(f"unknown order {report.order_id}")
-        if report.user_id and report.user_id != order.user_id:
-            raise DeadLetter(f"order {order.order_id} belongs to another user")
-        if report.symbol and report.symbol != order.symbol:
-            raise DeadLetter(f"order {order.order_id} is for {order.symbol}, not {report.symbol}")
+        order = _addressed_order(await store.get_order(conn, report.order_id, lock=True), report)
         if not await store.claim_execution(conn, report.execution_id, order.order_id):
             return None  # applied before: a redelivery
-        kind = _KINDS[report.type]
-        if kind is ExecutionKind.REJECT and report.command_id not in ("", order.command_id):
-            # Matching refused a cancel request (e.g. it does not know the order yet); the
-            # order itself stands.
-            log.info(
-                "cancel request refused by matching",
-                extra={"order_id": order.order_id, "reason": report.reason},
-            )
+        transition = _transition(order, report)
+        if transition is None:
             return None
-        fill_quantity = report.last_quantity if kind is ExecutionKind.FILL else 0
-        status = next_status(
-            order.status, kind, order.filled_quantity + fill_quantity, order.quantity
-        )
-        malformed_fill = kind is ExecutionKind.FILL and (
-            report.last_quantity <= 0 or report.last_price_ticks <= 0
-        )
-        if status is None or malformed_fill:
+        kind, status = transition
+        if status is None:
             _ignore(order, report, kind)
             return None
         fill = None
@@ -481,6 +447,39 @@ def _belongs(report: executions_pb2.ExecutionReport, order: Order) -> bool:
     return (not report.user_id or report.user_id == order.user_id) and (
         not report.symbol or report.symbol == order.symbol
     )
+
+
+def _addressed_order(order: Order | None, report: executions_pb2.ExecutionReport) -> Order:
+    """The order a report is about; DeadLetter when there is none, or not the one it names."""
+    if order is None:
+        raise DeadLetter(f"unknown order {report.order_id}")
+    if report.user_id and report.user_id != order.user_id:
+        raise DeadLetter(f"order {order.order_id} belongs to another user")
+    if report.symbol and report.symbol != order.symbol:
+        raise DeadLetter(f"order {order.order_id} is for {order.symbol}, not {report.symbol}")
+    return order
+
+
+def _transition(
+    order: Order, report: executions_pb2.ExecutionReport
+) -> tuple[ExecutionKind, OrderStatus | None] | None:
+    """The report's kind and the status it moves the order to: None in place of the status
+    when the order cannot take the report (it is ignored), and None in all when matching
+    refused a cancel request (the order itself stands)."""
+    kind = _KINDS[report.type]
+    if kind is ExecutionKind.REJECT and report.command_id not in ("", order.command_id):
+        # e.g. matching does not know the order yet
+        log.info(
+            "cancel request refused by matching",
+            extra={"order_id": order.order_id, "reason": report.reason},
+        )
+        return None
+    fill_quantity = report.last_quantity if kind is ExecutionKind.FILL else 0
+    status = next_status(order.status, kind, order.filled_quantity + fill_quantity, order.quantity)
+    malformed_fill = kind is ExecutionKind.FILL and (
+        report.last_quantity <= 0 or report.last_price_ticks <= 0
+    )
+    return kind, None if malformed_fill else status
 
 
 class _BatchWork:
