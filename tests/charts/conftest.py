@@ -2,12 +2,18 @@
 their file:// dependencies packaged, and renders of the umbrella for each values file in
 charts/trademesh/ci/."""
 
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from trademesh_devstack import charts
+from trademesh_devstack.kube import KubeClient
+
+RESTRICTED = {
+    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")
+}
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +34,23 @@ def render(helm: Path, built_charts: Path) -> charts.Render:
         return cache[key]
 
     return rendered
+
+
+@pytest.fixture(scope="module")
+def kube(kube_api: KubeClient) -> KubeClient:
+    """The API server with every CRD the charts render objects of."""
+    kube_api.install_crds()
+    # The charts' own CRDs (the operator's), which `helm template` does not render.
+    files = [arg for path in charts.chart_crds() for arg in ("-f", str(path))]
+    kube_api.kubectl("apply", "--server-side", "--force-conflicts", *files)
+    kube_api.kubectl("wait", "--for=condition=Established", "--timeout=120s", *files)
+    return kube_api
+
+
+def make_namespace(kube: KubeClient, prefix: str) -> str:
+    """A fresh namespace enforcing "restricted" (nothing deletes one here: no controllers)."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    kube.apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": RESTRICTED}}
+    )
+    return name

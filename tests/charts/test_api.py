@@ -8,7 +8,6 @@ installs use --no-hooks and the hook objects are dry-run against the server inst
 """
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,30 +18,9 @@ from trademesh_devstack import charts
 from trademesh_devstack.charts import Render, ci_values
 from trademesh_devstack.kube import KubeClient
 
+from .conftest import make_namespace
+
 pytestmark = pytest.mark.kube
-
-RESTRICTED = {
-    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")
-}
-
-
-@pytest.fixture(scope="module")
-def kube(kube_api: KubeClient) -> KubeClient:
-    kube_api.install_crds()
-    # The charts' own CRDs (the operator's), which `helm template` does not render.
-    files = [arg for path in charts.chart_crds() for arg in ("-f", str(path))]
-    kube_api.kubectl("apply", "--server-side", "--force-conflicts", *files)
-    kube_api.kubectl("wait", "--for=condition=Established", "--timeout=120s", *files)
-    return kube_api
-
-
-def make_namespace(kube: KubeClient, prefix: str) -> str:
-    """A fresh namespace enforcing "restricted" (nothing deletes one here: no controllers)."""
-    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
-    kube.apply(
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": RESTRICTED}}
-    )
-    return name
 
 
 def dry_run(kube: KubeClient, objects: list[charts.Obj], *verb: str) -> None:

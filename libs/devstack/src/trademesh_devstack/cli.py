@@ -1,12 +1,15 @@
-"""`python -m trademesh_devstack install|up|mesh|pki|kube-up|images|dockerd`: the CLI."""
+"""`python -m trademesh_devstack install|up|mesh|pki|kube-up|images|dockerd|blue-green`: the CLI."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import logging
+import os
 import shlex
+import shutil
 import signal
 import sys
 import threading
@@ -14,7 +17,9 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from . import charts
 from ._proc import DevStackError, tail
+from .bluegreen import COLOURS, BlueGreen
 from .docker import Dockerd
 from .images import DEFAULT_TAG, build_all
 from .install import (
@@ -25,7 +30,7 @@ from .install import (
     install_container_tools,
     install_kube,
 )
-from .kube import KubeApiServer
+from .kube import KubeApiServer, KubeClient
 from .mesh import Mesh
 from .pki import DEFAULT_NAMESPACE, LEAF_LIFETIME, LocalCA, describe
 from .stack import DevStack, default_state_dir, repo_root
@@ -129,7 +134,64 @@ def _parser() -> argparse.ArgumentParser:
         leaf.add_argument("--hours", type=float, default=LEAF_LIFETIME.total_seconds() / 3600)
     show = pki_sub.add_parser("show", help="subject, SPIFFE ID and validity of a certificate")
     show.add_argument("paths", nargs="+", type=Path)
+
+    bg = sub.add_parser(
+        "blue-green",
+        help="blue-green releases on the cluster of $KUBECONFIG (the steps CI runs)",
+        description="Deploy the colour that is not live and wait for it, cut the live "
+        "Service over, or roll back. kubectl and helm come from PATH.",
+    )
+    bg.add_argument("--namespace", "-n", required=True)
+    bg.add_argument("--stack", default="trademesh", help="the owner release (blue)")
+    bg.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for a colour")
+    bg_sub = bg.add_subparsers(dest="bg_command", required=True)
+    bg_sub.add_parser("status", help="the live colour and each colour's workloads, as JSON")
+    deploy = bg_sub.add_parser("deploy", help="upgrade the idle colour, wait until available")
+    deploy.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    deploy.add_argument(
+        "--helm-arg", dest="helm_args", action="append", default=[], help="passed to helm"
+    )
+    cutover = bg_sub.add_parser("cutover", help="send the traffic to COLOUR once available")
+    cutover.add_argument("colour", choices=COLOURS)
+    bg_sub.add_parser("rollback", help="send the traffic back to the other colour")
     return parser
+
+
+def _ambient_kube() -> KubeClient:
+    """The cluster CI deploys to: $KUBECONFIG (or ~/.kube/config), kubectl and helm on PATH."""
+    tools = {name: shutil.which(name) for name in ("kubectl", "helm")}
+    missing = [name for name, path in tools.items() if path is None]
+    if missing:
+        raise DevStackError(f"blue-green needs {' and '.join(missing)} on PATH")
+    kubeconfig = os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+    return KubeClient(
+        Path(kubeconfig),
+        kubectl=Path(str(tools["kubectl"])),
+        helm=Path(str(tools["helm"])),
+        tool_dir=cache_root() / "blue-green",
+    )
+
+
+def _blue_green(args: argparse.Namespace) -> int:
+    kube = _ambient_kube()
+    stack = BlueGreen(kube, args.namespace, args.stack)
+    if args.bg_command == "status":
+        states = {
+            colour: [dataclasses.asdict(state) for state in stack.workloads(colour)]
+            for colour in COLOURS
+        }
+        print(json.dumps({"live": stack.live_colour(), "workloads": states}))
+        return 0
+    charts.build_dependencies(kube.helm_path)
+    if args.bg_command == "deploy":
+        colour = stack.deploy(args.sets, args.helm_args, args.timeout)
+        print(json.dumps({"deployed": colour, "live": stack.live_colour()}))
+    elif args.bg_command == "cutover":
+        stack.cutover(args.colour, args.timeout)
+        print(json.dumps({"live": stack.live_colour()}))
+    else:
+        print(json.dumps({"live": stack.rollback(args.timeout)}))
+    return 0
 
 
 def _pki(args: argparse.Namespace) -> int:
@@ -360,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
             return _dockerd()
         if args.command == "pki":
             return _pki(args)
+        if args.command == "blue-green":
+            return _blue_green(args)
         return _up(args)
     except DevStackError as exc:
         print(f"devstack: error: {exc}", file=sys.stderr)
