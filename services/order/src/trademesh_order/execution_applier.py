@@ -45,7 +45,7 @@ from trademesh_order.metrics import (
     ORDER_TO_FILL_SECONDS,
 )
 from trademesh_order.orders import Fill, Order, Position, Side
-from trademesh_order.outbox import OutboxRecord, enqueue
+from trademesh_order.outbox import OutboxRecord
 from trademesh_order.states import ExecutionKind, OrderStatus, next_status
 from trademesh_order.timestamps import from_us, now_us
 
@@ -110,60 +110,94 @@ class ExecutionApplier:
         Raises only for trouble worth retrying (the database went away): nothing is
         committed then, and the caller applies the same batch again.
         """
-        try:
-            return await self._apply_together(messages)
-        except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
-            # Rolled back whole: find the report at fault one by one.
-            log.warning(
-                "batched apply breaks a constraint, applying report by report",
-                extra={"reports": len(messages), "error": repr(exc)},
-            )
-            return await self.apply_one_by_one(messages)
-
-    async def _apply_together(self, messages: Sequence[Message]) -> AppliedBatch:
-        batch = AppliedBatch()
+        undecodable: list[tuple[Message, str]] = []
         reports: list[tuple[Message, executions_pb2.ExecutionReport]] = []
         for message in messages:
             try:
                 reports.append((message, decode_report(message.value())))
             except DeadLetter as dead:
-                batch.dead_letters.append((message, dead.reason))
-        if not reports:
-            return batch
-        async with self._pool.acquire() as conn, conn.transaction():
-            work = _BatchWork(await _lock_batch_rows(conn, reports))
-            for message, report in reports:
-                parent = context_from_kafka_headers(message.headers())
-                with _tracer.start_as_current_span(
-                    "apply execution report", context=parent, kind=trace.SpanKind.CONSUMER
-                ) as span:
-                    span.set_attribute("trademesh.order_id", report.order_id)
-                    span.set_attribute("trademesh.symbol", report.symbol)
-                    span.set_attribute("trademesh.execution_id", report.execution_id)
-                    try:
-                        changed = await self._apply_in_memory(conn, work, report)
-                    except DeadLetter as dead:
-                        batch.dead_letters.append((message, dead.reason))
-                        continue
-                    if changed:
-                        # Captured inside the report's span: the update continues its trace.
-                        work.headers[changed] = kafka_headers()
-                if changed is None:
-                    batch.unchanged += 1
-                else:
-                    batch.applied += 1
-                    work.observations.append(functools.partial(_observe_lag, report))
-            batch.updates = await work.write(conn)
-        # Only now: a batch that falls back to report by report would count twice.
-        for observe in work.observations:
+                undecodable.append((message, dead.reason))
+        batch, observations = AppliedBatch(), []
+        if reports:
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    batch, observations = await self._apply_reports(conn, reports)
+            except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
+                # Rolled back whole: find the report at fault one by one.
+                log.warning(
+                    "batched apply breaks a constraint, applying report by report",
+                    extra={"reports": len(reports), "error": repr(exc)},
+                )
+                batch, observations = await self._apply_one_by_one(reports)
+        batch.dead_letters[:0] = undecodable
+        # Only once committed: a batch that falls back to report by report would count twice.
+        for observe in observations:
             observe()
         return batch
+
+    async def _apply_one_by_one(
+        self, reports: Sequence[tuple[Message, executions_pb2.ExecutionReport]]
+    ) -> tuple[AppliedBatch, list[Callable[[], None]]]:
+        """The same rules, a report at a time under a savepoint each: one that breaks a
+        constraint is set aside alone instead of blocking the partition forever."""
+        total, observations = AppliedBatch(), []
+        async with self._pool.acquire() as conn, conn.transaction():
+            for message, report in reports:
+                try:
+                    async with conn.transaction():
+                        one, seen = await self._apply_reports(conn, [(message, report)])
+                except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
+                    log.error(
+                        "execution report breaks a constraint",
+                        extra={"offset": message.offset(), "error": repr(exc)},
+                    )
+                    total.dead_letters.append((message, f"cannot be applied: {exc}"))
+                    continue
+                total.updates += one.updates
+                total.dead_letters += one.dead_letters
+                total.applied += one.applied
+                total.unchanged += one.unchanged
+                observations += seen
+        return total, observations
+
+    async def _apply_reports(
+        self,
+        conn: asyncpg.Connection,
+        reports: Sequence[tuple[Message, executions_pb2.ExecutionReport]],
+    ) -> tuple[AppliedBatch, list[Callable[[], None]]]:
+        """Works `reports` into the rows they touch, locked once, and writes them one
+        statement per table; the metrics to record once the transaction commits."""
+        batch = AppliedBatch()
+        work = _BatchWork(await _lock_batch_rows(conn, reports))
+        for message, report in reports:
+            parent = context_from_kafka_headers(message.headers())
+            with _tracer.start_as_current_span(
+                "apply execution report", context=parent, kind=trace.SpanKind.CONSUMER
+            ) as span:
+                span.set_attribute("trademesh.order_id", report.order_id)
+                span.set_attribute("trademesh.symbol", report.symbol)
+                span.set_attribute("trademesh.execution_id", report.execution_id)
+                try:
+                    changed = await self._apply_in_memory(conn, work, report)
+                except DeadLetter as dead:
+                    batch.dead_letters.append((message, dead.reason))
+                    continue
+                if changed:
+                    # Captured inside the report's span: the update continues its trace.
+                    work.headers[changed] = kafka_headers()
+            if changed is None:
+                batch.unchanged += 1
+            else:
+                batch.applied += 1
+                work.observations.append(functools.partial(_observe_lag, report))
+        batch.updates = await work.write(conn)
+        return batch, work.observations
 
     async def _apply_in_memory(
         self, conn: asyncpg.Connection, work: "_BatchWork", report: executions_pb2.ExecutionReport
     ) -> bytes | None:
         """Works one report into `work`; returns the OrderUpdate it owes (serialised), or
-        None if it changes nothing. Same rules as _apply, one report at a time."""
+        None if it changes nothing."""
         order = _addressed_order(work.orders.get(report.order_id), report)
         if not work.claim(report.execution_id, order.order_id):
             return None  # applied before, or twice in this batch: a redelivery
@@ -186,43 +220,6 @@ class ExecutionApplier:
         work.updates.append((order.user_id, payload))
         return payload
 
-    async def apply_one_by_one(self, messages: Sequence[Message]) -> AppliedBatch:
-        """The batch report by report, each under a savepoint: a report that breaks a
-        constraint is set aside alone. Slower; the path when the batched write fails."""
-        batch = AppliedBatch()
-        async with self._pool.acquire() as conn, conn.transaction():
-            for message in messages:
-                parent = context_from_kafka_headers(message.headers())
-                with _tracer.start_as_current_span(
-                    "apply execution report", context=parent, kind=trace.SpanKind.CONSUMER
-                ) as span:
-                    try:
-                        report = decode_report(message.value())
-                        span.set_attribute("trademesh.order_id", report.order_id)
-                        span.set_attribute("trademesh.symbol", report.symbol)
-                        span.set_attribute("trademesh.execution_id", report.execution_id)
-                        # A savepoint per report: one that breaks a constraint is set aside
-                        # alone instead of blocking the partition forever.
-                        async with conn.transaction():
-                            update = await self._apply(conn, report)
-                    except DeadLetter as dead:
-                        batch.dead_letters.append((message, dead.reason))
-                        continue
-                    except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
-                        log.error(
-                            "execution report breaks a constraint",
-                            extra={"offset": message.offset(), "error": repr(exc)},
-                        )
-                        batch.dead_letters.append((message, f"cannot be applied: {exc}"))
-                        continue
-                if update is None:
-                    batch.unchanged += 1
-                else:
-                    batch.applied += 1
-                    batch.updates.append(update)
-                    _observe_lag(report)
-        return batch
-
     async def _instrument(self, conn: asyncpg.Connection, symbol: str) -> Instrument:
         instrument = self._instruments.get(symbol)
         if instrument is None:
@@ -231,129 +228,9 @@ class ExecutionApplier:
             self._instruments[symbol] = instrument
         return instrument
 
-    async def _apply(
-        self, conn: asyncpg.Connection, report: executions_pb2.ExecutionReport
-    ) -> OutboxRecord | None:
-        """Applies one report; returns the OrderUpdate it owes, or None if it changed nothing."""
-        order = _addressed_order(await store.get_order(conn, report.order_id, lock=True), report)
-        if not await store.claim_execution(conn, report.execution_id, order.order_id):
-            return None  # applied before: a redelivery
-        transition = _transition(order, report)
-        if transition is None:
-            return None
-        kind, status = transition
-        if status is None:
-            _ignore(order, report, kind)
-            return None
-        fill = None
-        if kind is ExecutionKind.FILL:
-            fill, order = await self._apply_fill(conn, order, report, status)
-        elif kind in (ExecutionKind.CANCEL, ExecutionKind.REJECT):
-            order = await self._release(conn, order, status, report.reason or kind.value)
-        else:
-            order = await _set_status(conn, order, status)
-        update = order_update(order, report.execution_id, fill)
-        return await enqueue(conn, Topics.ORDER_UPDATES, order.user_id, update.SerializeToString())
-
-    async def _apply_fill(
-        self,
-        conn: asyncpg.Connection,
-        order: Order,
-        report: executions_pb2.ExecutionReport,
-        status: OrderStatus,
-    ) -> tuple[Fill, Order]:
-        fill = fill_of(order, report, await self._instrument(conn, order.symbol))
-        quantity, price, traded_at = fill.quantity, fill.price, fill.created_at
-        await store.insert_fill(conn, fill)
-        effect = fill_effect(order.side, quantity, price, order.limit_price)
-        reserved_cash = order.reserved_cash - effect.reserved_cash_release
-        reserved_quantity = order.reserved_quantity - effect.reserved_quantity_release
-        leftover_cash, leftover_quantity = Decimal(0), 0
-        if status is OrderStatus.FILLED:
-            # Nothing is left to trade: whatever the order still holds goes back.
-            leftover_cash, leftover_quantity = reserved_cash, reserved_quantity
-            reserved_cash, reserved_quantity = Decimal(0), 0
-        await store.change_account(
-            conn,
-            order.user_id,
-            effect.cash_change,
-            -(effect.reserved_cash_release + leftover_cash),
-        )
-        position = await store.lock_position(conn, order.user_id, order.symbol)
-        holding = holding_after_fill(
-            Holding(position.quantity, position.average_price), order.side, quantity, price
-        )
-        await store.update_position(
-            conn,
-            order.user_id,
-            order.symbol,
-            quantity=holding.quantity,
-            reserved_quantity=position.reserved_quantity
-            - effect.reserved_quantity_release
-            - leftover_quantity,
-            average_price=holding.average_price,
-        )
-        await store.record_last_price(conn, order.symbol, price, traded_at)
-        if report.liquidity == executions_pb2.LIQUIDITY_TAKER:
-            # A resting (maker) order waits for the market, not for us: only takers count.
-            ORDER_TO_FILL_SECONDS.observe(
-                max(0.0, (_now() - order.created_at).total_seconds()), exemplar=trace_exemplar()
-            )
-        filled_quantity = order.filled_quantity + quantity
-        filled_notional = order.filled_notional + price * quantity
-        order = await store.update_order_after_report(
-            conn,
-            order.order_id,
-            status=status,
-            filled_quantity=filled_quantity,
-            filled_notional=filled_notional,
-            average_fill_price=average_fill_price(filled_notional, filled_quantity, price),
-            reserved_cash=reserved_cash,
-            reserved_quantity=reserved_quantity,
-            reason=order.reason,
-        )
-        FILLS_APPLIED.labels(order.side.value).inc()
-        return fill, order
-
-    async def _release(
-        self, conn: asyncpg.Connection, order: Order, status: OrderStatus, reason: str
-    ) -> Order:
-        """The order is off the book: what it still holds goes back to the account."""
-        if order.reserved_cash:
-            await store.change_account(conn, order.user_id, Decimal(0), -order.reserved_cash)
-        if order.reserved_quantity:
-            await store.change_reserved_quantity(
-                conn, order.user_id, order.symbol, -order.reserved_quantity
-            )
-        return await store.update_order_after_report(
-            conn,
-            order.order_id,
-            status=status,
-            filled_quantity=order.filled_quantity,
-            filled_notional=order.filled_notional,
-            average_fill_price=order.average_fill_price,
-            reserved_cash=Decimal(0),
-            reserved_quantity=0,
-            reason=reason,
-        )
-
-
-async def _set_status(conn: asyncpg.Connection, order: Order, status: OrderStatus) -> Order:
-    return await store.update_order_after_report(
-        conn,
-        order.order_id,
-        status=status,
-        filled_quantity=order.filled_quantity,
-        filled_notional=order.filled_notional,
-        average_fill_price=order.average_fill_price,
-        reserved_cash=order.reserved_cash,
-        reserved_quantity=order.reserved_quantity,
-        reason=order.reason,
-    )
-
 
 def fill_of(order: Order, report: executions_pb2.ExecutionReport, instrument: Instrument) -> Fill:
-    """The fill a trade report books for `order` (both ways of applying reports use it)."""
+    """The fill a trade report books for `order`."""
     price = instrument.from_ticks(report.last_price_ticks)
     if (order.side is Side.BUY and price > order.limit_price) or (
         order.side is Side.SELL and price < order.limit_price
@@ -485,8 +362,8 @@ def _transition(
 class _BatchWork:
     """A batch's changes, accumulated in report order, then written one statement per table.
 
-    Mirrors what _apply_fill, _release and _set_status do row by row: the same arithmetic
-    on the same locked rows, so both paths leave the same state.
+    The only implementation of the rules: the report-by-report fallback is this with a
+    batch of one.
     """
 
     def __init__(self, locked: _LockedRows) -> None:

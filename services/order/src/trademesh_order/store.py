@@ -101,17 +101,6 @@ async def list_instruments(conn: asyncpg.Connection) -> list[Instrument]:
     return [_instrument(row) for row in rows]
 
 
-async def record_last_price(
-    conn: asyncpg.Connection, symbol: str, price: Decimal, traded_at: datetime
-) -> None:
-    await conn.execute(
-        "UPDATE instruments SET last_price = $2, last_trade_at = $3 WHERE symbol = $1",
-        symbol,
-        price,
-        traded_at,
-    )
-
-
 # --- accounts and positions --------------------------------------------------------------
 
 
@@ -194,26 +183,6 @@ async def lock_position(conn: asyncpg.Connection, user_id: str, symbol: str) -> 
     )
     assert row is not None
     return Position(row["symbol"], row["quantity"], row["reserved_quantity"], row["average_price"])
-
-
-async def update_position(
-    conn: asyncpg.Connection,
-    user_id: str,
-    symbol: str,
-    *,
-    quantity: int,
-    reserved_quantity: int,
-    average_price: Decimal,
-) -> None:
-    await conn.execute(
-        "UPDATE positions SET quantity = $3, reserved_quantity = $4, average_price = $5"
-        " WHERE user_id = $1 AND symbol = $2",
-        user_id,
-        symbol,
-        quantity,
-        reserved_quantity,
-        average_price,
-    )
 
 
 async def change_reserved_quantity(
@@ -423,56 +392,7 @@ async def list_orders(
     return [(row["seq"], _order(row)) for row in rows]
 
 
-async def update_order_after_report(
-    conn: asyncpg.Connection,
-    order_id: str,
-    *,
-    status: OrderStatus,
-    filled_quantity: int,
-    filled_notional: Decimal,
-    average_fill_price: Decimal | None,
-    reserved_cash: Decimal,
-    reserved_quantity: int,
-    reason: str,
-) -> Order:
-    row = await conn.fetchrow(
-        f"""
-        UPDATE orders SET status = $2, filled_quantity = $3, filled_notional = $4,
-            average_fill_price = $5, reserved_cash = $6, reserved_quantity = $7, reason = $8,
-            updated_at = now()
-        WHERE order_id = $1
-        RETURNING {_ORDER_COLUMNS}
-        """,
-        order_id,
-        status.value,
-        filled_quantity,
-        filled_notional,
-        average_fill_price,
-        reserved_cash,
-        reserved_quantity,
-        reason,
-    )
-    assert row is not None
-    return _order(row)
-
-
 # --- fills and applied executions --------------------------------------------------------
-
-
-async def insert_fill(conn: asyncpg.Connection, fill: Fill) -> None:
-    await conn.execute(
-        f"INSERT INTO fills ({_FILL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        fill.execution_id,
-        fill.order_id,
-        fill.user_id,
-        fill.trade_id,
-        fill.symbol,
-        fill.side.value,
-        fill.quantity,
-        fill.price,
-        fill.liquidity,
-        fill.created_at,
-    )
 
 
 async def list_fills(
@@ -496,20 +416,9 @@ async def list_fills(
     return [_fill(row) for row in rows]
 
 
-async def claim_execution(conn: asyncpg.Connection, execution_id: str, order_id: str) -> bool:
-    """Records the report as applied; False when it already was (a redelivery)."""
-    claimed = await conn.fetchval(
-        "INSERT INTO applied_executions (execution_id, order_id) VALUES ($1, $2)"
-        " ON CONFLICT (execution_id) DO NOTHING RETURNING true",
-        execution_id,
-        order_id,
-    )
-    return bool(claimed)
-
-
 # --- a batch of execution reports at once ------------------------------------------------
 # Each function is one statement for the whole batch; locks are taken in sorted key order
-# (order rows, then accounts, then positions), like the one-row functions above.
+# (order rows, then accounts, then positions), as order entry takes them above.
 
 
 async def lock_orders(
