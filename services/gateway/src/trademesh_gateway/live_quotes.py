@@ -3,8 +3,8 @@
 The market service publishes every quote it materializes on `live.quotes.<SYMBOL>`, in
 the same Redis pipeline that stores it: each message *is* what `GetQuote` answers from
 that moment on. So each gateway process keeps the last quote per symbol it saw on the
-feed (or got from `GetQuote`) and answers reads from it, as the public JSON body already
-encoded, instead of a gRPC call per read.
+feed (or got from `GetQuote`) and answers reads from it, as the public JSON body (encoded
+once, on the first read of each update), instead of a gRPC call per read.
 
 What keeps a cached quote correct:
 
@@ -100,9 +100,17 @@ def quote_from_feed(symbol: str, payload: bytes | str) -> market_pb2.Quote | Non
 
 @dataclass(slots=True)
 class _Entry:
-    body: bytes
     taken_at: float  # monotonic seconds
     day: int
+    body: bytes | None = None
+    # A feed entry is rendered on its first read: most feed updates are never read.
+    reply: market_pb2.Quote | None = None
+
+    def rendered(self) -> bytes:
+        if self.body is None:
+            assert self.reply is not None
+            self.body, self.reply = render_quote(self.reply), None
+        return self.body
 
 
 @dataclass(slots=True, eq=False)
@@ -174,7 +182,7 @@ class LiveQuoteCache:
             # Whatever was cached may now be behind the feed: forget it.
             self._entries.pop(symbol, None)
             return
-        self._store(symbol, _Entry(render_quote(reply), self._monotonic(), day))
+        self._store(symbol, _Entry(self._monotonic(), day, reply=reply))
 
     def _store(self, symbol: str, entry: _Entry) -> None:
         entries = self._entries
@@ -203,7 +211,7 @@ class LiveQuoteCache:
         # `day` is None near midnight: then no entry matches.
         if entry is not None and entry.day == day and now - entry.taken_at < self._max_age:
             _HIT.inc()
-            return entry.body
+            return entry.rendered()
         flight = self._flights.get(symbol)
         if flight is None or now - flight.started >= self._max_age:
             _MISS.inc()
@@ -236,7 +244,7 @@ class LiveQuoteCache:
             and flight.generation == self._generation
             and flight.day == self._day()
         ):
-            self._store(symbol, _Entry(body, flight.started, flight.day))
+            self._store(symbol, _Entry(flight.started, flight.day, body=body))
         return body
 
 
