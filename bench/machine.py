@@ -32,11 +32,18 @@ def cpu_seconds(pid: int) -> float:
     CPU per operation is the figure that survives a machine shared with other work:
     wall-clock rates move with the load average, CPU seconds per order much less.
     """
+    return _cpu(_stat_fields(pid))
+
+
+def _stat_fields(pid: int | str) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (field 2), which may hold
+    spaces: field n of stat(5) is at n - 3."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        # The command name (field 2) may hold spaces: split after its closing parenthesis.
-        fields = stat.read().rsplit(")", 1)[1].split()
-    # Fields 14 and 15 of stat(5) (utime, stime) are at 11 and 12 after the name.
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        return stat.read().rsplit(")", 1)[1].split()
+
+
+def _cpu(fields: list[str]) -> float:
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime + stime
 
 
 def group_cpu_seconds(pgid: int) -> float:
@@ -51,10 +58,7 @@ def group_cpu_seconds(pgid: int) -> float:
         if not entry.isdigit():
             continue
         with contextlib.suppress(OSError, IndexError, ValueError):
-            with open(f"/proc/{entry}/stat", encoding="ascii") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            # Fields 4 and 5 of stat(5), parent and process group, are at 1 and 2 after
-            # the name.
-            if int(fields[2]) == pgid or int(fields[1]) == pgid:
-                total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+            fields = _stat_fields(entry)
+            if int(fields[2]) == pgid or int(fields[1]) == pgid:  # its group, or its child
+                total += _cpu(fields)
     return total

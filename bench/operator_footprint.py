@@ -10,24 +10,15 @@ object.
 
 import argparse
 import json
-import os
 import time
 import uuid
 from urllib.request import urlopen
 
 from confluent_kafka import Producer
-from machine import machine  # bench/ is on sys.path when a script runs
+from machine import cpu_seconds, machine  # bench/ is on sys.path when a script runs
 from operator_stack import operator_stack
 
 from trademesh_devstack._proc import wait_for
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
 def rss_mib(pid: int) -> float:

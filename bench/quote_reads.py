@@ -16,7 +16,6 @@ reported too, and subtracted in `cpu_ms_per_request_net`.
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from machine import machine  # bench/ is on sys.path when a script runs
+from machine import cpu_seconds, machine  # bench/ is on sys.path when a script runs
 
 from trademesh_devstack.mesh import Mesh
 from trademesh_devstack.stack import DevStack
@@ -64,15 +63,6 @@ def sign_up_and_trade(base_url: str) -> str:
 
 _CPU_PROCESSES = ("gateway", "market")
 _IDLE_SECONDS = 3.0
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process so far."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        # The command name (field 2) may hold spaces; the fields after it are fixed.
-        fields = stat.read().rsplit(")", 1)[1].split()
-    utime, stime = int(fields[11]), int(fields[12])
-    return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
 def service_pids(mesh: Mesh) -> dict[str, int]:

@@ -36,7 +36,7 @@ import uvloop
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
-from machine import machine  # bench/ is on sys.path when a script runs
+from machine import cpu_seconds, machine  # bench/ is on sys.path when a script runs
 
 from trademesh.auth.v1 import auth_pb2, auth_pb2_grpc
 from trademesh_common.config import TlsSettings
@@ -53,7 +53,6 @@ from trademesh_gateway.settings import GatewaySettings
 SYMBOL = "BENCH"
 TOPIC = f"live.trades.{SYMBOL}"
 SAMPLE_EVERY = 97  # decode one frame in this many for latency
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
 KID = "bench"
 
 
@@ -261,11 +260,6 @@ async def read_clients(
 
 
 # --- the orchestrator --------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
 
 
 def free_port() -> int:
